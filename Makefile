@@ -1,0 +1,35 @@
+# The README's commands. Each creates .venv on first use and reuses it after:
+# a stamp file records what was installed, and is redone only when the
+# packaging files change.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PKG_FILES := pyproject.toml setup.py requirements.txt cs231n_lib/_im2col.pyx
+
+.PHONY: demo test lint release bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# The kit alone (what a student or instructor needs).
+$(VENV)/.installed-kit: $(BIN)/python $(PKG_FILES)
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+# The kit with its test tools (pytest, nbgrader, ...).
+$(VENV)/.installed-test: $(BIN)/python $(PKG_FILES)
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $@ $(VENV)/.installed-kit
+
+demo: $(VENV)/.installed-kit
+	$(BIN)/python -m cs231n_lib.tour
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/python -m ruff check cs231n_lib tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info cs231n_lib/*.so cs231n_lib/_im2col.c

@@ -1,0 +1,78 @@
+"""Input checks shared by the public layers.
+
+Every public function of the kit checks its arguments here before it touches
+them, so a wrong call fails at the boundary with a message that names the
+argument, what was expected and what was received, instead of leaking a NumPy
+broadcasting error from deep inside a layer.
+
+Imports: NumPy only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_float_array(name: str, a: Any) -> np.ndarray:
+    """Return ``a`` as an ndarray of float32 or float64, or raise TypeError.
+
+    Integer, boolean, complex and float16 arrays are refused rather than cast:
+    a silent cast would hide a student's bug and change the dtype of the result.
+    """
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array; got {type(a).__name__}")
+    if a.dtype not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{name} must be a float32 or float64 array; got dtype {a.dtype} "
+            f"(convert it first, e.g. {name}.astype(np.float64))"
+        )
+    return a
+
+
+def check_ndim(name: str, a: np.ndarray, ndim: int, letters: str) -> None:
+    """Raise ValueError unless ``a`` has ``ndim`` axes, named by ``letters``."""
+    if a.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D {letters}; got shape {a.shape}")
+
+
+def check_same_dtype(**arrays: np.ndarray) -> np.dtype:
+    """Raise TypeError unless every array has the same dtype; return it."""
+    dtypes = {name: a.dtype for name, a in arrays.items()}
+    if len(set(dtypes.values())) > 1:
+        listed = ", ".join(f"{n}.dtype={d}" for n, d in dtypes.items())
+        raise TypeError(
+            f"arrays must share one dtype, the result's: got {listed}; "
+            "convert one of them with .astype(...)"
+        )
+    return next(iter(dtypes.values()))
+
+
+def check_params(
+    name: str, params: Any, required: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> None:
+    """Check a parameter dict: a Mapping with every required key and no unknown key."""
+    if not isinstance(params, Mapping):
+        raise TypeError(f"{name} must be a dict; got {type(params).__name__}")
+    missing = [k for k in required if k not in params]
+    if missing:
+        raise ValueError(f"{name} is missing key(s) {missing}; it needs {list(required)}")
+    unknown = sorted(set(params) - set(required) - set(optional))
+    if unknown:
+        raise ValueError(
+            f"{name} has unknown key(s) {unknown}; "
+            f"allowed keys are {sorted(required + optional)}"
+        )
+
+
+def check_int(name: str, value: Any, minimum: int) -> int:
+    """Return ``value`` as an int if it is an integer >= ``minimum``, else raise."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer; got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {value}")
+    return int(value)

@@ -1,0 +1,401 @@
+"""Fast convolution and pooling layers, with the course's ``(out, cache)`` contracts.
+
+Convolution is im2col by strides plus one GEMM; its backward pass scatters
+the column gradient back with col2im, compiled (``cs231n_lib._im2col``) when
+the extension was built, otherwise vectorised NumPy. The choice is made once,
+at import, and recorded in ``BACKEND`` (``"cython"`` or ``"numpy"``); the
+environment variable ``CS231N_BACKEND`` (``auto``, ``cython``, ``numpy``)
+overrides it, and :func:`set_backend` switches it at run time (the benchmark
+and the tests compare both paths in one process).
+
+Pooling needs no compiled code: the max or mean of strided slices of the
+input, one slice per window offset, is fast for tiling and for overlapping
+windows alike.
+
+dtype policy: float32 in gives float32 out, float64 gives float64; arrays
+that meet in one layer must share a dtype. Nothing is cast silently.
+
+Imports: NumPy, ``cs231n_lib._validation``, ``cs231n_lib.im2col`` and the
+optional compiled kernel.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from cs231n_lib._validation import (
+    as_float_array,
+    check_int,
+    check_ndim,
+    check_params,
+    check_same_dtype,
+)
+from cs231n_lib.im2col import col2im_numpy, im2col_view, pad_input
+
+__all__ = [
+    "BACKEND",
+    "set_backend",
+    "conv_forward_fast",
+    "conv_backward_fast",
+    "max_pool_forward_fast",
+    "max_pool_backward_fast",
+    "avg_pool_forward_fast",
+    "avg_pool_backward_fast",
+    "conv_output_size",
+    "pool_output_size",
+]
+
+BACKENDS = ("cython", "numpy")
+
+_FALLBACK_WARNING = (
+    "cs231n_lib: the compiled col2im kernel (cs231n_lib._im2col) is not built ({err}); "
+    "using the NumPy col2im, which is slower. Fix: install a C compiler "
+    "(Debian/Ubuntu: `apt-get install gcc python3-dev`; macOS: `xcode-select --install`), "
+    "then run `pip install -e .` in the kit's folder again (or `make test`). "
+    "Set CS231N_BACKEND=numpy to choose the NumPy path without this warning."
+)
+
+Col2im = Callable[[np.ndarray, int, int, int, int], np.ndarray]
+
+
+def _load_compiled() -> Col2im:
+    from cs231n_lib._im2col import col2im_6d
+
+    return col2im_6d
+
+
+def _select_backend(requested: str) -> tuple[str, Col2im]:
+    requested = requested.strip().lower() or "auto"
+    if requested not in ("auto",) + BACKENDS:
+        raise ValueError(
+            f"CS231N_BACKEND={requested!r} is not one of 'auto', 'cython', 'numpy'"
+        )
+    if requested == "numpy":
+        return "numpy", col2im_numpy
+    try:
+        return "cython", _load_compiled()
+    except ImportError as err:
+        if requested == "cython":
+            raise ImportError(
+                "CS231N_BACKEND=cython, but " + _FALLBACK_WARNING.format(err=err)
+            ) from err
+        warnings.warn(_FALLBACK_WARNING.format(err=err), RuntimeWarning, stacklevel=3)
+        return "numpy", col2im_numpy
+
+
+BACKEND, _col2im = _select_backend(os.environ.get("CS231N_BACKEND", "auto"))
+
+
+def set_backend(name: str) -> str:
+    """Switch the col2im used by :func:`conv_backward_fast`; return the previous name.
+
+    ``name`` is ``"cython"`` or ``"numpy"``. Asking for ``"cython"`` when the
+    extension is not built raises ImportError with the fix.
+    """
+    global BACKEND, _col2im
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}; got {name!r}")
+    previous = BACKEND
+    if name == "numpy":
+        BACKEND, _col2im = "numpy", col2im_numpy
+    else:
+        try:
+            BACKEND, _col2im = "cython", _load_compiled()
+        except ImportError as err:
+            raise ImportError(_FALLBACK_WARNING.format(err=err)) from err
+    return previous
+
+
+# ---------------------------------------------------------------------------
+# Output sizes and parameter checks
+# ---------------------------------------------------------------------------
+
+
+def conv_output_size(H: int, W: int, HH: int, WW: int, stride: int, pad: int) -> tuple[int, int]:
+    """Output height and width of a convolution, or ValueError if it does not tile.
+
+    ``Ho = 1 + (H + 2*pad - HH) / stride`` must be a whole number, and so must ``Wo``.
+    """
+    for what, size, k in (("H", H, HH), ("W", W, WW)):
+        span = size + 2 * pad - k
+        kname = "HH" if what == "H" else "WW"
+        if span < 0:
+            raise ValueError(
+                f"the filter ({kname}={k}) is larger than the padded input "
+                f"({what} + 2*pad = {size + 2 * pad})"
+            )
+        if span % stride:
+            raise ValueError(
+                f"conv_param['stride']={stride} does not tile "
+                f"{what} + 2*pad - {kname} = {span}: choose stride and pad so that "
+                f"({what} + 2*pad - {kname}) % stride == 0"
+            )
+    return 1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride
+
+
+def pool_output_size(H: int, W: int, ph: int, pw: int, stride: int) -> tuple[int, int]:
+    """Output height and width of a pooling layer: ``1 + (H - pool_height) // stride``.
+
+    Like the course's naive layer (and PyTorch), windows that would run past
+    the edge are dropped; a window larger than the input is an error.
+    """
+    if ph > H:
+        raise ValueError(f"pool_param['pool_height']={ph} is larger than the input height H={H}")
+    if pw > W:
+        raise ValueError(f"pool_param['pool_width']={pw} is larger than the input width W={W}")
+    return 1 + (H - ph) // stride, 1 + (W - pw) // stride
+
+
+def _conv_params(conv_param: Any) -> tuple[int, int]:
+    check_params("conv_param", conv_param, required=("stride", "pad"))
+    stride = check_int("conv_param['stride']", conv_param["stride"], 1)
+    pad = check_int("conv_param['pad']", conv_param["pad"], 0)
+    return stride, pad
+
+
+def _pool_params(pool_param: Any) -> tuple[int, int, int]:
+    check_params("pool_param", pool_param, required=("pool_height", "pool_width", "stride"))
+    ph = check_int("pool_param['pool_height']", pool_param["pool_height"], 1)
+    pw = check_int("pool_param['pool_width']", pool_param["pool_width"], 1)
+    stride = check_int("pool_param['stride']", pool_param["stride"], 1)
+    return ph, pw, stride
+
+
+def _check_dout(dout: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    dout = as_float_array("dout", dout)
+    if dout.shape != shape:
+        raise ValueError(f"dout must have the forward output's shape {shape}; got {dout.shape}")
+    if dout.dtype != dtype:
+        raise TypeError(
+            f"dout.dtype={dout.dtype} must match the forward input's dtype {dtype}"
+        )
+    return dout
+
+
+# ---------------------------------------------------------------------------
+# Convolution
+# ---------------------------------------------------------------------------
+
+
+def conv_forward_fast(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: Mapping[str, int]
+) -> tuple[np.ndarray, tuple]:
+    """Convolution forward pass by im2col and one matrix product.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W), float32 or float64
+    w : ndarray of shape (F, C, HH, WW), same dtype as ``x``
+    b : ndarray of shape (F,), same dtype as ``x``
+    conv_param : dict
+        ``stride`` (int >= 1) and ``pad`` (int >= 0, zeros on every side).
+
+    Returns
+    -------
+    out : ndarray of shape (N, F, Ho, Wo), dtype of ``x``
+    cache : tuple
+        ``(x, w, b, conv_param, cols)`` where ``cols`` is the
+        (C*HH*WW, N*Ho*Wo) im2col matrix, kept for the backward pass.
+
+    Notes
+    -----
+    ``Ho = 1 + (H + 2*pad - HH) // stride`` and ``Wo = 1 + (W + 2*pad - WW) // stride``;
+    a stride that does not tile the padded input exactly raises ValueError.
+    Like the course (and every deep-learning library), this is
+    cross-correlation: the kernel is not flipped.
+    """
+    x = as_float_array("x", x)
+    w = as_float_array("w", w)
+    b = as_float_array("b", b)
+    check_ndim("x", x, 4, "(N, C, H, W)")
+    check_ndim("w", w, 4, "(F, C, HH, WW)")
+    check_same_dtype(x=x, w=w, b=b)
+    N, C, H, W = x.shape
+    F, Cw, HH, WW = w.shape
+    if Cw != C:
+        raise ValueError(
+            f"w.shape[1]={Cw} (filter channels) must equal x.shape[1]={C} (input channels)"
+        )
+    if b.shape != (F,):
+        raise ValueError(f"b must have shape (F,) = ({F},), one bias per filter; got {b.shape}")
+    stride, pad = _conv_params(conv_param)
+    Ho, Wo = conv_output_size(H, W, HH, WW, stride, pad)
+
+    cols = im2col_view(pad_input(x, pad), HH, WW, stride).reshape(C * HH * WW, N * Ho * Wo)
+    out = w.reshape(F, -1) @ cols  # (F, N*Ho*Wo)
+    out += b[:, None]
+    out = np.ascontiguousarray(out.reshape(F, N, Ho, Wo).transpose(1, 0, 2, 3))  # (N, F, Ho, Wo)
+    return out, (x, w, b, dict(conv_param), cols)
+
+
+def conv_backward_fast(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Convolution backward pass.
+
+    Parameters
+    ----------
+    dout : ndarray of shape (N, F, Ho, Wo)
+        Upstream gradient, dtype of the forward input.
+    cache : tuple
+        From :func:`conv_forward_fast`.
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W)
+    dw : ndarray of shape (F, C, HH, WW)
+    db : ndarray of shape (F,)
+    """
+    x, w, b, conv_param, cols = cache
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    Ho, Wo = conv_output_size(H, W, HH, WW, stride, pad)
+    dout = _check_dout(dout, (N, F, Ho, Wo), x.dtype)
+
+    db = dout.sum(axis=(0, 2, 3))
+    dout_mat = dout.transpose(1, 0, 2, 3).reshape(F, N * Ho * Wo)
+    dw = (dout_mat @ cols.T).reshape(w.shape)
+    dcols = w.reshape(F, -1).T @ dout_mat  # (C*HH*WW, N*Ho*Wo)
+    dx = _col2im(dcols.reshape(C, HH, WW, N, Ho, Wo), H, W, pad, stride)
+    return dx, dw, db
+
+
+# ---------------------------------------------------------------------------
+# Pooling
+# ---------------------------------------------------------------------------
+
+
+def _window(a: np.ndarray, i: int, j: int, stride: int, Ho: int, Wo: int) -> np.ndarray:
+    """The (N, C, Ho, Wo) strided slice holding offset (i, j) of every window."""
+    return a[:, :, i:i + stride * (Ho - 1) + 1:stride, j:j + stride * (Wo - 1) + 1:stride]
+
+
+def _pool_input(x: Any, pool_param: Any) -> tuple[np.ndarray, int, int, int, int, int]:
+    x = as_float_array("x", x)
+    check_ndim("x", x, 4, "(N, C, H, W)")
+    ph, pw, stride = _pool_params(pool_param)
+    Ho, Wo = pool_output_size(x.shape[2], x.shape[3], ph, pw, stride)
+    return x, ph, pw, stride, Ho, Wo
+
+
+def max_pool_forward_fast(
+    x: np.ndarray, pool_param: Mapping[str, int]
+) -> tuple[np.ndarray, tuple]:
+    """Max-pooling forward pass for any window and stride.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W), float32 or float64
+    pool_param : dict
+        ``pool_height``, ``pool_width``, ``stride`` (ints >= 1).
+
+    Returns
+    -------
+    out : ndarray of shape (N, C, Ho, Wo), dtype of ``x``
+    cache : tuple
+        ``(x_shape, x_dtype, argmax, pool_param)``: ``argmax`` (N, C, Ho, Wo)
+        is the row-major position of each window's first maximum.
+
+    Notes
+    -----
+    ``Ho = 1 + (H - pool_height) // stride``, ``Wo = 1 + (W - pool_width) // stride``.
+    Ties go to the first maximum in row-major window order, as ``np.argmax``
+    would pick, so the backward pass sends each window's gradient to one pixel.
+    """
+    x, ph, pw, stride, Ho, Wo = _pool_input(x, pool_param)
+    out = _window(x, 0, 0, stride, Ho, Wo).copy()
+    # ph*pw <= 255 windows fit a uint8 index; larger windows need more bits.
+    argmax = np.zeros(out.shape, dtype=np.uint8 if ph * pw <= 255 else np.int32)
+    greater = np.empty(out.shape, dtype=bool)
+    for k in range(1, ph * pw):
+        i, j = divmod(k, pw)
+        view = _window(x, i, j, stride, Ho, Wo)
+        # Strictly greater keeps the earlier offset on ties.
+        np.greater(view, out, out=greater)
+        np.copyto(out, view, where=greater)
+        argmax[greater] = k
+    return out, (x.shape, x.dtype, argmax, dict(pool_param))
+
+
+def max_pool_backward_fast(dout: np.ndarray, cache: tuple) -> np.ndarray:
+    """Max-pooling backward pass: each window's gradient goes to its first maximum.
+
+    Parameters
+    ----------
+    dout : ndarray of shape (N, C, Ho, Wo)
+    cache : tuple
+        From :func:`max_pool_forward_fast`.
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W)
+        Overlapping windows add their gradients into shared pixels.
+    """
+    x_shape, dtype, argmax, pool_param = cache
+    ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    dout = _check_dout(dout, argmax.shape, dtype)
+    Ho, Wo = argmax.shape[2:]
+    dx = np.zeros(x_shape, dtype=dtype)
+    for k in range(ph * pw):
+        i, j = divmod(k, pw)
+        _window(dx, i, j, stride, Ho, Wo)[...] += np.where(argmax == k, dout, 0)
+    return dx
+
+
+def avg_pool_forward_fast(
+    x: np.ndarray, pool_param: Mapping[str, int]
+) -> tuple[np.ndarray, tuple]:
+    """Average-pooling forward pass for any window and stride.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W), float32 or float64
+    pool_param : dict
+        ``pool_height``, ``pool_width``, ``stride`` (ints >= 1).
+
+    Returns
+    -------
+    out : ndarray of shape (N, C, Ho, Wo), dtype of ``x``
+    cache : tuple
+        ``(x_shape, x_dtype, pool_param)``.
+
+    Notes
+    -----
+    Output size as in :func:`max_pool_forward_fast`.
+    """
+    x, ph, pw, stride, Ho, Wo = _pool_input(x, pool_param)
+    out = np.zeros((x.shape[0], x.shape[1], Ho, Wo), dtype=x.dtype)
+    for k in range(ph * pw):
+        i, j = divmod(k, pw)
+        out += _window(x, i, j, stride, Ho, Wo)
+    out /= ph * pw
+    return out, (x.shape, x.dtype, dict(pool_param))
+
+
+def avg_pool_backward_fast(dout: np.ndarray, cache: tuple) -> np.ndarray:
+    """Average-pooling backward pass: each window spreads its gradient evenly.
+
+    Parameters
+    ----------
+    dout : ndarray of shape (N, C, Ho, Wo)
+    cache : tuple
+        From :func:`avg_pool_forward_fast`.
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W)
+    """
+    x_shape, dtype, pool_param = cache
+    ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    Ho, Wo = pool_output_size(x_shape[2], x_shape[3], ph, pw, stride)
+    dout = _check_dout(dout, (x_shape[0], x_shape[1], Ho, Wo), dtype)
+    share = dout / dtype.type(ph * pw)
+    dx = np.zeros(x_shape, dtype=dtype)
+    for k in range(ph * pw):
+        i, j = divmod(k, pw)
+        _window(dx, i, j, stride, Ho, Wo)[...] += share
+    return dx

@@ -1,0 +1,85 @@
+"""im2col by strides, and the NumPy col2im that backs up the compiled one.
+
+``im2col_view`` builds no copy: it is an ``as_strided`` view of the padded
+input whose axes are (C, HH, WW, N, Ho, Wo). Reshaping it to
+(C*HH*WW, N*Ho*Wo) makes the one copy the GEMM needs. ``col2im_numpy`` is
+its adjoint: it adds every column entry back to the pixel it came from.
+
+Imports: NumPy only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+
+def pad_input(x: np.ndarray, pad: int) -> np.ndarray:
+    """Zero-pad the two spatial axes of ``x`` (N, C, H, W) by ``pad`` on each side."""
+    if pad == 0:
+        return x
+    N, C, H, W = x.shape
+    xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=x.dtype)
+    xp[:, :, pad:pad + H, pad:pad + W] = x
+    return xp
+
+
+def im2col_view(xp: np.ndarray, HH: int, WW: int, stride: int) -> np.ndarray:
+    """A read-only strided view of the windows of a padded input.
+
+    Parameters
+    ----------
+    xp : ndarray of shape (N, C, Hp, Wp), C-contiguous
+        The already padded input.
+    HH, WW : int
+        Window height and width.
+    stride : int
+
+    Returns
+    -------
+    view : ndarray of shape (C, HH, WW, N, Ho, Wo)
+        ``view[c, i, j, n, ho, wo] == xp[n, c, ho*stride + i, wo*stride + j]``,
+        with ``Ho = 1 + (Hp - HH) // stride`` and ``Wo`` likewise.
+    """
+    xp = np.ascontiguousarray(xp)
+    N, C, Hp, Wp = xp.shape
+    Ho = 1 + (Hp - HH) // stride
+    Wo = 1 + (Wp - WW) // stride
+    sN, sC, sH, sW = xp.strides
+    # Moving one window step is `stride` pixels; moving inside a window is one pixel.
+    return as_strided(
+        xp,
+        shape=(C, HH, WW, N, Ho, Wo),
+        strides=(sC, sH, sW, sN, stride * sH, stride * sW),
+        writeable=False,
+    )
+
+
+def col2im_numpy(cols: np.ndarray, H: int, W: int, pad: int, stride: int) -> np.ndarray:
+    """Sum columns back into the image: the adjoint of :func:`im2col_view`.
+
+    One vectorised add per window offset (HH*WW of them), each a strided
+    slice of the padded gradient, so overlapping windows accumulate.
+
+    Parameters
+    ----------
+    cols : ndarray of shape (C, HH, WW, N, Ho, Wo)
+    H, W : int
+        Height and width of the unpadded input.
+    pad, stride : int
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W), same dtype as ``cols``
+    """
+    C, HH, WW, N, Ho, Wo = cols.shape
+    xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
+    for i in range(HH):
+        for j in range(WW):
+            # cols[:, i, j] is (C, N, Ho, Wo); the target slice is (N, C, Ho, Wo).
+            xp[:, :, i:i + stride * Ho:stride, j:j + stride * Wo:stride] += (
+                cols[:, i, j].transpose(1, 0, 2, 3)
+            )
+    if pad == 0:
+        return xp
+    return xp[:, :, pad:pad + H, pad:pad + W]

@@ -1,0 +1,287 @@
+"""Do the fast conv and pool layers equal their plain loop twins, on both backends?
+
+Thresholds: float64 fast vs loop twin <= 1e-10 relative error (the issue's
+bar; the two differ only in summation order). Numeric gradients with
+h = 1e-5 (centered differences) agree to <= 1e-7 on well-conditioned random inputs. float32
+results must match the float64 ones to <= 1e-4 (about 7 significant digits
+lost to rounding over sums of up to a few hundred terms).
+"""
+
+import numpy as np
+import pytest
+import twins
+from conftest import numeric_grad, rel_err
+
+from cs231n_lib.fast_layers import (
+    avg_pool_backward_fast,
+    avg_pool_forward_fast,
+    conv_backward_fast,
+    conv_forward_fast,
+    max_pool_backward_fast,
+    max_pool_forward_fast,
+)
+
+TWIN_TOL = 1e-10
+GRAD_TOL = 1e-7
+FLOAT32_TOL = 1e-4
+
+
+def random_conv_case(seed):
+    """A random conv problem whose stride tiles the padded input exactly."""
+    rng = np.random.default_rng(seed)
+    N, C, F = rng.integers(1, 4), rng.integers(1, 5), rng.integers(1, 5)
+    HH, WW = rng.integers(1, 6, size=2)
+    stride, pad = int(rng.integers(1, 4)), int(rng.integers(0, 4))
+    # H = HH - 2*pad + stride*k for some k >= 0, and at least 1.
+    k_min_h = max(0, -(-(1 - HH + 2 * pad) // stride))
+    k_min_w = max(0, -(-(1 - WW + 2 * pad) // stride))
+    H = HH - 2 * pad + stride * int(rng.integers(k_min_h, k_min_h + 4))
+    W = WW - 2 * pad + stride * int(rng.integers(k_min_w, k_min_w + 4))
+    x = rng.standard_normal((N, C, H, W))
+    w = rng.standard_normal((F, C, HH, WW))
+    b = rng.standard_normal(F)
+    return x, w, b, {"stride": stride, "pad": pad}
+
+
+def random_pool_case(seed):
+    rng = np.random.default_rng(1000 + seed)
+    N, C = rng.integers(1, 4), rng.integers(1, 4)
+    ph, pw = (int(v) for v in rng.integers(1, 5, size=2))
+    stride = int(rng.integers(1, 4))
+    H = ph + int(rng.integers(0, 7))
+    W = pw + int(rng.integers(0, 7))
+    x = rng.standard_normal((N, C, H, W))
+    return x, {"pool_height": ph, "pool_width": pw, "stride": stride}
+
+
+def describe(x, param):
+    return f"x.shape={x.shape} param={param}"
+
+
+# --- convolution -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_conv_forward_and_backward_equal_loop_twin(seed, backend):
+    x, w, b, cp = random_conv_case(seed)
+    out, cache = conv_forward_fast(x, w, b, cp)
+    want = twins.conv_forward_loops(x, w, b, cp["stride"], cp["pad"])
+    err = rel_err(out, want)
+    assert err <= TWIN_TOL, f"forward {describe(x, cp)} w.shape={w.shape}: rel error {err:.2e}"
+
+    dout = np.random.default_rng(seed).standard_normal(out.shape)
+    got = conv_backward_fast(dout, cache)
+    wanted = twins.conv_backward_loops(dout, x, w, cp["stride"], cp["pad"])
+    for name, g, e in zip(("dx", "dw", "db"), got, wanted):
+        err = rel_err(g, e)
+        assert err <= TWIN_TOL, f"{name} {describe(x, cp)} w.shape={w.shape}: rel error {err:.2e}"
+
+
+def test_conv_covers_the_issue_ranges():
+    """The random cases above really include stride 1-3, pad 0-3, N=1 and non-square shapes."""
+    cases = [random_conv_case(s) for s in range(30)]
+    assert {c[3]["stride"] for c in cases} == {1, 2, 3}
+    assert {c[3]["pad"] for c in cases} == {0, 1, 2, 3}
+    assert any(c[0].shape[0] == 1 for c in cases)
+    assert any(c[1].shape[2] != c[1].shape[3] for c in cases)
+    assert any(c[0].shape[2] != c[0].shape[3] for c in cases)
+
+
+@pytest.mark.parametrize("cp", [{"stride": 1, "pad": 1}, {"stride": 2, "pad": 1}, {"stride": 3, "pad": 1}])
+def test_conv_gradients_match_numeric(cp, backend):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 3, 7, 7))
+    w = rng.standard_normal((3, 3, 3, 3))
+    b = rng.standard_normal(3)
+    out, cache = conv_forward_fast(x, w, b, cp)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = conv_backward_fast(dout, cache)
+    assert rel_err(dx, numeric_grad(lambda v: conv_forward_fast(v, w, b, cp)[0], x, dout)) <= GRAD_TOL
+    assert rel_err(dw, numeric_grad(lambda v: conv_forward_fast(x, v, b, cp)[0], w, dout)) <= GRAD_TOL
+    assert rel_err(db, numeric_grad(lambda v: conv_forward_fast(x, w, v, cp)[0], b, dout)) <= GRAD_TOL
+
+
+def test_conv_is_cross_correlation_on_a_hand_example():
+    """Published behaviour: no kernel flip, zero padding, output size 1 + (H + 2p - HH) / s."""
+    x = np.arange(16, dtype=np.float64).reshape(1, 1, 4, 4)
+    w = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    out, _ = conv_forward_fast(x, w, np.array([0.5]), {"stride": 2, "pad": 0})
+    # top-left window [[0, 1], [4, 5]] -> 0*1 + 1*2 + 4*3 + 5*4 + 0.5
+    assert out.shape == (1, 1, 2, 2)
+    assert out[0, 0, 0, 0] == 34.5
+    padded, _ = conv_forward_fast(x, np.ones((1, 1, 3, 3)), np.zeros(1), {"stride": 1, "pad": 1})
+    assert padded.shape == (1, 1, 4, 4)
+    assert padded[0, 0, 0, 0] == 0 + 1 + 4 + 5  # the corner sees only 4 real pixels
+
+
+def test_conv_float32_stays_float32(backend):
+    x, w, b, cp = random_conv_case(3)
+    out64, cache64 = conv_forward_fast(x, w, b, cp)
+    out32, cache32 = conv_forward_fast(x.astype(np.float32), w.astype(np.float32), b.astype(np.float32), cp)
+    assert out32.dtype == np.float32
+    assert rel_err(out32, out64) <= FLOAT32_TOL
+    dout = np.ones_like(out64)
+    grads32 = conv_backward_fast(dout.astype(np.float32), cache32)
+    grads64 = conv_backward_fast(dout, cache64)
+    for g32, g64 in zip(grads32, grads64):
+        assert g32.dtype == np.float32
+        assert rel_err(g32, g64) <= FLOAT32_TOL
+
+
+def test_both_backends_give_identical_dx():
+    from cs231n_lib import fast_layers
+
+    x, w, b, cp = random_conv_case(11)
+    out, cache = conv_forward_fast(x, w, b, cp)
+    dout = np.random.default_rng(0).standard_normal(out.shape)
+    previous = fast_layers.BACKEND
+    try:
+        fast_layers.set_backend("numpy")
+        dx_numpy = conv_backward_fast(dout, cache)[0]
+        try:
+            fast_layers.set_backend("cython")
+        except ImportError:
+            pytest.skip("the compiled col2im is not built")
+        dx_cython = conv_backward_fast(dout, cache)[0]
+    finally:
+        fast_layers.set_backend(previous)
+    assert rel_err(dx_numpy, dx_cython) <= TWIN_TOL
+
+
+# --- pooling -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_max_pool_equals_loop_twin(seed):
+    x, pp = random_pool_case(seed)
+    ph, pw, s = pp["pool_height"], pp["pool_width"], pp["stride"]
+    out, cache = max_pool_forward_fast(x, pp)
+    assert rel_err(out, twins.max_pool_forward_loops(x, ph, pw, s)) <= TWIN_TOL, describe(x, pp)
+    dout = np.random.default_rng(seed).standard_normal(out.shape)
+    dx = max_pool_backward_fast(dout, cache)
+    assert rel_err(dx, twins.max_pool_backward_loops(dout, x, ph, pw, s)) <= TWIN_TOL, describe(x, pp)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_avg_pool_equals_loop_twin(seed):
+    x, pp = random_pool_case(seed)
+    ph, pw, s = pp["pool_height"], pp["pool_width"], pp["stride"]
+    out, cache = avg_pool_forward_fast(x, pp)
+    assert rel_err(out, twins.avg_pool_forward_loops(x, ph, pw, s)) <= TWIN_TOL, describe(x, pp)
+    dout = np.random.default_rng(seed).standard_normal(out.shape)
+    dx = avg_pool_backward_fast(dout, cache)
+    assert rel_err(dx, twins.avg_pool_backward_loops(dout, x, ph, pw, s)) <= TWIN_TOL, describe(x, pp)
+
+
+def test_pool_cases_include_overlap_non_square_and_n1():
+    cases = [random_pool_case(s)[1] for s in range(30)]
+    assert any(p["stride"] < max(p["pool_height"], p["pool_width"]) for p in cases)  # overlapping
+    assert any(p["pool_height"] != p["pool_width"] for p in cases)
+    assert any(random_pool_case(s)[0].shape[0] == 1 for s in range(30))
+
+
+@pytest.mark.parametrize(
+    "pp",
+    [
+        {"pool_height": 2, "pool_width": 2, "stride": 2},  # tiling
+        {"pool_height": 3, "pool_width": 3, "stride": 2},  # overlapping
+        {"pool_height": 2, "pool_width": 3, "stride": 1},  # non-square, overlapping
+    ],
+)
+@pytest.mark.parametrize("forward,backward", [
+    (max_pool_forward_fast, max_pool_backward_fast),
+    (avg_pool_forward_fast, avg_pool_backward_fast),
+])
+def test_pool_gradients_match_numeric(pp, forward, backward):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 2, 7, 8))
+    out, cache = forward(x, pp)
+    dout = rng.standard_normal(out.shape)
+    dx = backward(dout, cache)
+    assert rel_err(dx, numeric_grad(lambda v: forward(v, pp)[0], x, dout)) <= GRAD_TOL
+
+
+def test_max_pool_tie_sends_gradient_to_first_maximum_only():
+    x = np.zeros((1, 1, 2, 2))
+    out, cache = max_pool_forward_fast(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+    dx = max_pool_backward_fast(np.ones_like(out), cache)
+    np.testing.assert_array_equal(dx[0, 0], [[1.0, 0.0], [0.0, 0.0]])
+
+
+def test_pool_output_size_drops_partial_windows():
+    """Published behaviour (course naive layer, PyTorch): Ho = 1 + (H - ph) // stride."""
+    out, _ = max_pool_forward_fast(np.ones((1, 1, 7, 6)), {"pool_height": 3, "pool_width": 2, "stride": 2})
+    assert out.shape == (1, 1, 3, 3)
+
+
+def test_pool_float32_stays_float32():
+    x, pp = random_pool_case(4)
+    for forward, backward in ((max_pool_forward_fast, max_pool_backward_fast),
+                              (avg_pool_forward_fast, avg_pool_backward_fast)):
+        out, cache = forward(x.astype(np.float32), pp)
+        assert out.dtype == np.float32
+        assert backward(np.ones_like(out), cache).dtype == np.float32
+
+
+# --- bad input ---------------------------------------------------------------------
+
+X = np.zeros((2, 3, 5, 5))
+Wt = np.zeros((4, 3, 3, 3))
+B = np.zeros(4)
+CP = {"stride": 1, "pad": 1}
+PP = {"pool_height": 2, "pool_width": 2, "stride": 2}
+
+
+@pytest.mark.parametrize(
+    "args,error,message",
+    [
+        ((np.zeros((3, 5, 5)), Wt, B, CP), ValueError, r"x must be 4-D \(N, C, H, W\); got shape \(3, 5, 5\)"),
+        ((X, np.zeros((4, 2, 3, 3)), B, CP), ValueError, r"w.shape\[1\]=2 .* must equal x.shape\[1\]=3"),
+        ((X, Wt, np.zeros(3), CP), ValueError, r"b must have shape \(F,\) = \(4,\).*got \(3,\)"),
+        ((X, Wt, B, {"stride": 3, "pad": 0}), ValueError,
+         r"conv_param\['stride'\]=3 does not tile H \+ 2\*pad - HH = 2"),
+        ((X, Wt, B, {"stride": 1, "pad": -1}), ValueError, r"conv_param\['pad'\] must be >= 0; got -1"),
+        ((X, Wt, B, {"stride": 0, "pad": 1}), ValueError, r"conv_param\['stride'\] must be >= 1; got 0"),
+        ((X, Wt, B, {"stride": 1.5, "pad": 1}), TypeError, r"conv_param\['stride'\] must be an integer"),
+        ((X, Wt, B, {"stride": 1}), ValueError, r"conv_param is missing key\(s\) \['pad'\]"),
+        ((X, Wt, B, {"stride": 1, "pad": 1, "dilation": 2}), ValueError,
+         r"conv_param has unknown key\(s\) \['dilation'\]"),
+        ((X.astype(np.int64), Wt, B, CP), TypeError, r"x must be a float32 or float64 array; got dtype int64"),
+        ((X.astype(np.float32), Wt, B, CP), TypeError, r"x.dtype=float32, w.dtype=float64"),
+        ((X.tolist(), Wt, B, CP), TypeError, r"x must be a NumPy array; got list"),
+        ((np.zeros((1, 3, 2, 2)), np.zeros((1, 3, 5, 5)), np.zeros(1), {"stride": 1, "pad": 1}),
+         ValueError, r"the filter \(HH=5\) is larger than the padded input \(H \+ 2\*pad = 4\)"),
+    ],
+)
+def test_conv_forward_rejects_bad_input(args, error, message):
+    with pytest.raises(error, match=message):
+        conv_forward_fast(*args)
+
+
+@pytest.mark.parametrize("forward", [max_pool_forward_fast, avg_pool_forward_fast])
+@pytest.mark.parametrize(
+    "x,pp,error,message",
+    [
+        (X, {"pool_height": 6, "pool_width": 2, "stride": 2}, ValueError,
+         r"pool_param\['pool_height'\]=6 is larger than the input height H=5"),
+        (X, {"pool_height": 2, "pool_width": 9, "stride": 2}, ValueError,
+         r"pool_param\['pool_width'\]=9 is larger than the input width W=5"),
+        (X, {"pool_height": 2, "pool_width": 2}, ValueError, r"pool_param is missing key\(s\) \['stride'\]"),
+        (X.astype(np.int32), PP, TypeError, r"x must be a float32 or float64 array; got dtype int32"),
+        (np.zeros((5, 5)), PP, ValueError, r"x must be 4-D"),
+    ],
+)
+def test_pool_forward_rejects_bad_input(forward, x, pp, error, message):
+    with pytest.raises(error, match=message):
+        forward(x, pp)
+
+
+def test_backward_rejects_mismatched_dout():
+    out, cache = conv_forward_fast(X, Wt, B, CP)
+    with pytest.raises(ValueError, match=r"dout must have the forward output's shape \(2, 4, 5, 5\); got \(2, 4, 5\)"):
+        conv_backward_fast(np.zeros((2, 4, 5)), cache)
+    with pytest.raises(TypeError, match=r"dout.dtype=float32 must match the forward input's dtype float64"):
+        conv_backward_fast(out.astype(np.float32), cache)
+    pooled, pcache = max_pool_forward_fast(X, PP)
+    with pytest.raises(ValueError, match=r"dout must have the forward output's shape"):
+        max_pool_backward_fast(np.zeros((1, 1, 1, 1)), pcache)
