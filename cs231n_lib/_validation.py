@@ -10,6 +10,7 @@ Imports: NumPy only.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,15 +42,62 @@ def check_ndim(name: str, a: np.ndarray, ndim: int, letters: str) -> None:
 
 
 def check_same_dtype(**arrays: np.ndarray) -> np.dtype:
-    """Raise TypeError unless every array has the same dtype; return it."""
+    """Raise TypeError unless every array has the same dtype; return it.
+
+    A layer's parameters (w and b, gamma and beta) go through this: their
+    shared dtype is the one the layer computes in (see :func:`to_dtype`).
+    """
     dtypes = {name: a.dtype for name, a in arrays.items()}
     if len(set(dtypes.values())) > 1:
         listed = ", ".join(f"{n}.dtype={d}" for n, d in dtypes.items())
         raise TypeError(
-            f"arrays must share one dtype, the result's: got {listed}; "
+            f"{listed}: these must share one dtype, the one the layer computes in; "
             "convert one of them with .astype(...)"
         )
     return next(iter(dtypes.values()))
+
+
+def to_dtype(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``a`` in the layer's dtype (its parameters'), converted only if it differs.
+
+    This is the course's convention (its models call ``X.astype(self.dtype)``):
+    a float32 model fed float64 data computes in float32, and a float32
+    result is never widened behind the parameters' back.
+    """
+    return a if a.dtype == dtype else a.astype(dtype)
+
+
+def check_dout(dout: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """The upstream gradient, checked against the forward output's shape, in ``dtype``."""
+    dout = as_float_array("dout", dout)
+    if dout.shape != shape:
+        raise ValueError(f"dout must have the forward output's shape {shape}; got {dout.shape}")
+    return to_dtype(dout, dtype)
+
+
+def check_real(
+    name: str,
+    value: Any,
+    low: float,
+    high: float,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """``value`` as a Python float inside the interval from low to high, else raise.
+
+    A Python float, not a NumPy scalar: under NumPy 2's promotion rules a
+    float64 scalar would upcast a float32 array it multiplies.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{name} must be a real number; got {value!r}")
+    v = float(value)
+    above = low < v if low_open else low <= v
+    below = v < high if high_open else v <= high
+    if math.isnan(v) or not (above and below):
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be in {interval}; got {value!r}")
+    return v
 
 
 def check_params(
@@ -64,8 +112,7 @@ def check_params(
     unknown = sorted(set(params) - set(required) - set(optional))
     if unknown:
         raise ValueError(
-            f"{name} has unknown key(s) {unknown}; "
-            f"allowed keys are {sorted(required + optional)}"
+            f"{name} has unknown key(s) {unknown}; allowed keys are {sorted(required + optional)}"
         )
 
 

@@ -12,8 +12,10 @@ Pooling needs no compiled code: the max or mean of strided slices of the
 input, one slice per window offset, is fast for tiling and for overlapping
 windows alike.
 
-dtype policy: float32 in gives float32 out, float64 gives float64; arrays
-that meet in one layer must share a dtype. Nothing is cast silently.
+dtype policy: convolution computes in the dtype of its parameters (w and b
+must agree) and converts ``x`` and ``dout`` to it, as the course's models do
+with ``X.astype(self.dtype)``; pooling keeps the dtype of ``x``. float32 in
+gives float32 out; integer arrays are refused.
 
 Imports: NumPy, ``cs231n_lib._validation``, ``cs231n_lib.im2col`` and the
 optional compiled kernel.
@@ -30,10 +32,12 @@ import numpy as np
 
 from cs231n_lib._validation import (
     as_float_array,
+    check_dout,
     check_int,
     check_ndim,
     check_params,
     check_same_dtype,
+    to_dtype,
 )
 from cs231n_lib.im2col import col2im_numpy, im2col_view, pad_input
 
@@ -72,9 +76,7 @@ def _load_compiled() -> Col2im:
 def _select_backend(requested: str) -> tuple[str, Col2im]:
     requested = requested.strip().lower() or "auto"
     if requested not in ("auto",) + BACKENDS:
-        raise ValueError(
-            f"CS231N_BACKEND={requested!r} is not one of 'auto', 'cython', 'numpy'"
-        )
+        raise ValueError(f"CS231N_BACKEND={requested!r} is not one of 'auto', 'cython', 'numpy'")
     if requested == "numpy":
         return "numpy", col2im_numpy
     try:
@@ -166,17 +168,6 @@ def _pool_params(pool_param: Any) -> tuple[int, int, int]:
     return ph, pw, stride
 
 
-def _check_dout(dout: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    dout = as_float_array("dout", dout)
-    if dout.shape != shape:
-        raise ValueError(f"dout must have the forward output's shape {shape}; got {dout.shape}")
-    if dout.dtype != dtype:
-        raise TypeError(
-            f"dout.dtype={dout.dtype} must match the forward input's dtype {dtype}"
-        )
-    return dout
-
-
 # ---------------------------------------------------------------------------
 # Convolution
 # ---------------------------------------------------------------------------
@@ -190,14 +181,15 @@ def conv_forward_fast(
     Parameters
     ----------
     x : ndarray of shape (N, C, H, W), float32 or float64
-    w : ndarray of shape (F, C, HH, WW), same dtype as ``x``
-    b : ndarray of shape (F,), same dtype as ``x``
+        Converted to the dtype of ``w`` if it differs.
+    w : ndarray of shape (F, C, HH, WW), float32 or float64
+    b : ndarray of shape (F,), dtype of ``w``
     conv_param : dict
         ``stride`` (int >= 1) and ``pad`` (int >= 0, zeros on every side).
 
     Returns
     -------
-    out : ndarray of shape (N, F, Ho, Wo), dtype of ``x``
+    out : ndarray of shape (N, F, Ho, Wo), dtype of ``w``
     cache : tuple
         ``(x, w, b, conv_param, cols)`` where ``cols`` is the
         (C*HH*WW, N*Ho*Wo) im2col matrix, kept for the backward pass.
@@ -214,7 +206,7 @@ def conv_forward_fast(
     b = as_float_array("b", b)
     check_ndim("x", x, 4, "(N, C, H, W)")
     check_ndim("w", w, 4, "(F, C, HH, WW)")
-    check_same_dtype(x=x, w=w, b=b)
+    x = to_dtype(x, check_same_dtype(w=w, b=b))
     N, C, H, W = x.shape
     F, Cw, HH, WW = w.shape
     if Cw != C:
@@ -239,7 +231,7 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.n
     Parameters
     ----------
     dout : ndarray of shape (N, F, Ho, Wo)
-        Upstream gradient, dtype of the forward input.
+        Upstream gradient; converted to the layer's dtype if it differs.
     cache : tuple
         From :func:`conv_forward_fast`.
 
@@ -254,7 +246,7 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.n
     F, _, HH, WW = w.shape
     stride, pad = conv_param["stride"], conv_param["pad"]
     Ho, Wo = conv_output_size(H, W, HH, WW, stride, pad)
-    dout = _check_dout(dout, (N, F, Ho, Wo), x.dtype)
+    dout = check_dout(dout, (N, F, Ho, Wo), x.dtype)
 
     db = dout.sum(axis=(0, 2, 3))
     dout_mat = dout.transpose(1, 0, 2, 3).reshape(F, N * Ho * Wo)
@@ -271,7 +263,7 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.n
 
 def _window(a: np.ndarray, i: int, j: int, stride: int, Ho: int, Wo: int) -> np.ndarray:
     """The (N, C, Ho, Wo) strided slice holding offset (i, j) of every window."""
-    return a[:, :, i:i + stride * (Ho - 1) + 1:stride, j:j + stride * (Wo - 1) + 1:stride]
+    return a[:, :, i : i + stride * (Ho - 1) + 1 : stride, j : j + stride * (Wo - 1) + 1 : stride]
 
 
 def _pool_input(x: Any, pool_param: Any) -> tuple[np.ndarray, int, int, int, int, int]:
@@ -282,9 +274,7 @@ def _pool_input(x: Any, pool_param: Any) -> tuple[np.ndarray, int, int, int, int
     return x, ph, pw, stride, Ho, Wo
 
 
-def max_pool_forward_fast(
-    x: np.ndarray, pool_param: Mapping[str, int]
-) -> tuple[np.ndarray, tuple]:
+def max_pool_forward_fast(x: np.ndarray, pool_param: Mapping[str, int]) -> tuple[np.ndarray, tuple]:
     """Max-pooling forward pass for any window and stride.
 
     Parameters
@@ -337,7 +327,7 @@ def max_pool_backward_fast(dout: np.ndarray, cache: tuple) -> np.ndarray:
     """
     x_shape, dtype, argmax, pool_param = cache
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
-    dout = _check_dout(dout, argmax.shape, dtype)
+    dout = check_dout(dout, argmax.shape, dtype)
     Ho, Wo = argmax.shape[2:]
     dx = np.zeros(x_shape, dtype=dtype)
     for k in range(ph * pw):
@@ -346,9 +336,7 @@ def max_pool_backward_fast(dout: np.ndarray, cache: tuple) -> np.ndarray:
     return dx
 
 
-def avg_pool_forward_fast(
-    x: np.ndarray, pool_param: Mapping[str, int]
-) -> tuple[np.ndarray, tuple]:
+def avg_pool_forward_fast(x: np.ndarray, pool_param: Mapping[str, int]) -> tuple[np.ndarray, tuple]:
     """Average-pooling forward pass for any window and stride.
 
     Parameters
@@ -392,7 +380,7 @@ def avg_pool_backward_fast(dout: np.ndarray, cache: tuple) -> np.ndarray:
     x_shape, dtype, pool_param = cache
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     Ho, Wo = pool_output_size(x_shape[2], x_shape[3], ph, pw, stride)
-    dout = _check_dout(dout, (x_shape[0], x_shape[1], Ho, Wo), dtype)
+    dout = check_dout(dout, (x_shape[0], x_shape[1], Ho, Wo), dtype)
     share = dout / dtype.type(ph * pw)
     dx = np.zeros(x_shape, dtype=dtype)
     for k in range(ph * pw):

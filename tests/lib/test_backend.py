@@ -19,12 +19,18 @@ def run_python(code, env_extra=None, cwd=None, pythonpath=None):
         env["PYTHONPATH"] = pythonpath
     return subprocess.run(
         [sys.executable, "-W", "default", "-c", code],
-        capture_output=True, text=True, env=env, cwd=cwd or REPO, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd or REPO,
+        timeout=120,
     )
 
 
 def test_env_var_forces_numpy_without_warning():
-    res = run_python("import cs231n_lib.fast_layers as f; print(f.BACKEND)", {"CS231N_BACKEND": "numpy"})
+    res = run_python(
+        "import cs231n_lib.fast_layers as f; print(f.BACKEND)", {"CS231N_BACKEND": "numpy"}
+    )
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "numpy"
     assert "RuntimeWarning" not in res.stderr
@@ -56,13 +62,18 @@ def test_missing_kernel_falls_back_and_warns_once_with_the_fix():
 def test_forcing_cython_without_the_kernel_is_an_import_error():
     res = run_python(HIDE_COMPILED, {"CS231N_BACKEND": "cython"})
     assert res.returncode != 0
-    assert "ImportError: CS231N_BACKEND=cython, but cs231n_lib: the compiled col2im kernel" in res.stderr
+    assert (
+        "ImportError: CS231N_BACKEND=cython, but cs231n_lib: the compiled col2im kernel"
+        in res.stderr
+    )
 
 
 def test_set_backend_rejects_unknown_names():
     from cs231n_lib import fast_layers
 
-    with pytest.raises(ValueError, match=r"backend must be one of \('cython', 'numpy'\); got 'gpu'"):
+    with pytest.raises(
+        ValueError, match=r"backend must be one of \('cython', 'numpy'\); got 'gpu'"
+    ):
         fast_layers.set_backend("gpu")
 
 
@@ -92,19 +103,34 @@ def test_install_without_a_compiler_succeeds_and_selects_numpy(tmp_path):
     target = tmp_path / "site"
     env = dict(os.environ, CC="false", PIP_DISABLE_PIP_VERSION_CHECK="1")
     install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-build-isolation", "--no-deps",
-         "--target", str(target), str(src)],
-        capture_output=True, text=True, env=env, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-build-isolation",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-2000:]
-    assert not list((target / "cs231n_lib").glob("_im2col*.so")), "nothing should have been compiled"
+    assert not list((target / "cs231n_lib").glob("_im2col*.so")), (
+        "nothing should have been compiled"
+    )
     res = run_python(
         "import numpy as np, cs231n_lib.fast_layers as f\n"
         "x = np.ones((1, 1, 4, 4)); w = np.ones((1, 1, 3, 3))\n"
         "out, cache = f.conv_forward_fast(x, w, np.zeros(1), {'stride': 1, 'pad': 1})\n"
         "dx = f.conv_backward_fast(np.ones_like(out), cache)[0]\n"
         "print(f.BACKEND, dx[0, 0, 0, 0])",
-        cwd=tmp_path, pythonpath=str(target),
+        cwd=tmp_path,
+        pythonpath=str(target),
     )
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["numpy", "4.0"]  # a corner pixel is in 4 of the 3x3 windows

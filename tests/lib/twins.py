@@ -11,7 +11,7 @@ def conv_forward_loops(x, w, b, stride, pad):
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
     xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad))
-    xp[:, :, pad:pad + H, pad:pad + W] = x
+    xp[:, :, pad : pad + H, pad : pad + W] = x
     Ho = 1 + (H + 2 * pad - HH) // stride
     Wo = 1 + (W + 2 * pad - WW) // stride
     out = np.zeros((N, F, Ho, Wo))
@@ -19,7 +19,7 @@ def conv_forward_loops(x, w, b, stride, pad):
         for f in range(F):
             for i in range(Ho):
                 for j in range(Wo):
-                    patch = xp[n, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
+                    patch = xp[n, :, i * stride : i * stride + HH, j * stride : j * stride + WW]
                     out[n, f, i, j] = np.sum(patch * w[f]) + b[f]
     return out
 
@@ -28,7 +28,7 @@ def conv_backward_loops(dout, x, w, stride, pad):
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
     xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad))
-    xp[:, :, pad:pad + H, pad:pad + W] = x
+    xp[:, :, pad : pad + H, pad : pad + W] = x
     dxp = np.zeros_like(xp)
     dw = np.zeros(w.shape)
     db = np.zeros(F)
@@ -43,7 +43,7 @@ def conv_backward_loops(dout, x, w, stride, pad):
                     dw[f] += g * xp[n, :, rows, cols]
                     dxp[n, :, rows, cols] += g * w[f]
                     db[f] += g
-    return dxp[:, :, pad:pad + H, pad:pad + W], dw, db
+    return dxp[:, :, pad : pad + H, pad : pad + W], dw, db
 
 
 def pool_windows(x, ph, pw, stride):
@@ -55,7 +55,13 @@ def pool_windows(x, ph, pw, stride):
         for c in range(C):
             for i in range(Ho):
                 for j in range(Wo):
-                    yield n, c, i, j, x[n, c, i * stride:i * stride + ph, j * stride:j * stride + pw]
+                    yield (
+                        n,
+                        c,
+                        i,
+                        j,
+                        x[n, c, i * stride : i * stride + ph, j * stride : j * stride + pw],
+                    )
 
 
 def max_pool_forward_loops(x, ph, pw, stride):
@@ -85,5 +91,7 @@ def avg_pool_forward_loops(x, ph, pw, stride):
 def avg_pool_backward_loops(dout, x, ph, pw, stride):
     dx = np.zeros(x.shape)
     for n, c, i, j, _ in pool_windows(x, ph, pw, stride):
-        dx[n, c, i * stride:i * stride + ph, j * stride:j * stride + pw] += dout[n, c, i, j] / (ph * pw)
+        dx[n, c, i * stride : i * stride + ph, j * stride : j * stride + pw] += dout[n, c, i, j] / (
+            ph * pw
+        )
     return dx
