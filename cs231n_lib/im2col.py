@@ -20,7 +20,7 @@ def pad_input(x: np.ndarray, pad: int) -> np.ndarray:
         return x
     N, C, H, W = x.shape
     xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=x.dtype)
-    xp[:, :, pad:pad + H, pad:pad + W] = x
+    xp[:, :, pad : pad + H, pad : pad + W] = x
     return xp
 
 
@@ -77,9 +77,9 @@ def col2im_numpy(cols: np.ndarray, H: int, W: int, pad: int, stride: int) -> np.
     for i in range(HH):
         for j in range(WW):
             # cols[:, i, j] is (C, N, Ho, Wo); the target slice is (N, C, Ho, Wo).
-            xp[:, :, i:i + stride * Ho:stride, j:j + stride * Wo:stride] += (
-                cols[:, i, j].transpose(1, 0, 2, 3)
-            )
+            xp[:, :, i : i + stride * Ho : stride, j : j + stride * Wo : stride] += cols[
+                :, i, j
+            ].transpose(1, 0, 2, 3)
     if pad == 0:
         return xp
-    return xp[:, :, pad:pad + H, pad:pad + W]
+    return xp[:, :, pad : pad + H, pad : pad + W]
