@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +14,19 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run_python(code, env_extra=None, cwd=None, pythonpath=None):
+    """Run ``code`` in a new interpreter; with ``pythonpath``, only that path and site-packages.
+
+    ``-S`` skips site hooks, so an editable install of the kit in this
+    environment cannot shadow the copy under test.
+    """
     env = {k: v for k, v in os.environ.items() if k != "CS231N_BACKEND"}
     env.update(env_extra or {})
+    flags = ["-W", "default"]
     if pythonpath:
-        env["PYTHONPATH"] = pythonpath
+        env["PYTHONPATH"] = os.pathsep.join([pythonpath, sysconfig.get_paths()["purelib"]])
+        flags.append("-S")
     return subprocess.run(
-        [sys.executable, "-W", "default", "-c", code],
+        [sys.executable, *flags, "-c", code],
         capture_output=True,
         text=True,
         env=env,
@@ -128,10 +136,12 @@ def test_install_without_a_compiler_succeeds_and_selects_numpy(tmp_path):
         "x = np.ones((1, 1, 4, 4)); w = np.ones((1, 1, 3, 3))\n"
         "out, cache = f.conv_forward_fast(x, w, np.zeros(1), {'stride': 1, 'pad': 1})\n"
         "dx = f.conv_backward_fast(np.ones_like(out), cache)[0]\n"
-        "print(f.BACKEND, dx[0, 0, 0, 0])",
+        "print(f.BACKEND, dx[0, 0, 0, 0], f.__file__)",
         cwd=tmp_path,
         pythonpath=str(target),
     )
     assert res.returncode == 0, res.stderr
-    assert res.stdout.split() == ["numpy", "4.0"]  # a corner pixel is in 4 of the 3x3 windows
+    backend, corner, module_file = res.stdout.split()
+    assert module_file.startswith(str(target)), f"imported {module_file}, not the fresh install"
+    assert (backend, corner) == ("numpy", "4.0")  # a corner pixel is in 4 of the 3x3 windows
     assert "install a C compiler" in res.stderr
