@@ -245,7 +245,9 @@ class Solver:
                 self._step()
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix(loss=f"{self.loss_history[-1]:.3f}", epoch=self.epoch + 1)
+                    bar.set_postfix(
+                        loss=f"{self.loss_history[-1]:.3f}", epoch=self.epoch + 1, refresh=False
+                    )
                 if self.verbose and t % self.print_every == 0:
                     say(f"(Iteration {t + 1} / {num_iterations}) loss: {self.loss_history[-1]:f}")
                 epoch_end = (t + 1) % per_epoch == 0
