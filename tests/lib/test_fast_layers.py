@@ -9,8 +9,6 @@ lost to rounding over sums of up to a few hundred terms).
 
 import numpy as np
 import pytest
-import twins
-from conftest import numeric_grad, rel_err
 
 from cs231n_lib.fast_layers import (
     avg_pool_backward_fast,
@@ -20,6 +18,9 @@ from cs231n_lib.fast_layers import (
     max_pool_backward_fast,
     max_pool_forward_fast,
 )
+
+import twins
+from numerics import numeric_grad, rel_err
 
 TWIN_TOL = 1e-10
 GRAD_TOL = 1e-7
