@@ -28,6 +28,11 @@ demo: $(VENV)/.installed-kit
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
+# Regenerate the student release from the source notebooks (nbgrader runs alembic by
+# name, so the environment's bin/ goes on PATH).
+release: $(VENV)/.installed-test
+	cd assignments && PATH="$(abspath $(BIN)):$$PATH" ../$(BIN)/python -m nbgrader generate_assignment convnets --force
+
 lint: $(VENV)/.installed-test
 	$(BIN)/python -m ruff check cs231n_lib tests
 
