@@ -1,0 +1,249 @@
+"""The autograder's Python API; the CLI only forwards to :func:`grade`.
+
+``grade`` finds the submissions of an nbgrader course, grades each one with
+:func:`autograder.pipeline.grade_submission` on a local process pool or an
+existing Dask cluster, stores every result as it arrives (atomically, so an
+interrupted run resumes without regrading what is done), and writes the
+reports.
+
+Imports: the autograder's own modules and the standard library; tqdm for
+progress, ``distributed`` only when a scheduler address is given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder import reports
+from autograder.pipeline import GradingJob, grade_submission, load_course, submission_fingerprint
+from autograder.sandbox import Limits
+from autograder.schema import SubmissionResult
+
+SECRET_FILE = ".autograder_secret"
+
+
+@dataclass
+class GradeRun:
+    """What :func:`grade` did."""
+
+    results: list[SubmissionResult]
+    out_dir: Path
+    graded: list[str] = field(default_factory=list)  # regraded in this run
+    reused: list[str] = field(default_factory=list)  # unchanged since a previous run
+
+
+def course_secret(course_dir: Path, secret: str | None = None) -> str:
+    """The secret that varies inputs per student: argument, CS231N_GRADER_SECRET, or a file.
+
+    The file ``<course>/.autograder_secret`` is created (mode 0600) on first use;
+    keep it out of anything students can see.
+    """
+    if secret:
+        return secret
+    if os.environ.get("CS231N_GRADER_SECRET"):
+        return os.environ["CS231N_GRADER_SECRET"]
+    path = course_dir / SECRET_FILE
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def find_students(course_dir: Path, assignment: str) -> list[str]:
+    """Student ids with a folder under ``submitted/``, sorted."""
+    root = course_dir / "submitted"
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _result_path(out_dir: Path, student_id: str) -> Path:
+    return out_dir / "results" / f"{student_id}.json"
+
+
+def _store(out_dir: Path, result: SubmissionResult) -> None:
+    path = _result_path(out_dir, result.student_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(result.to_json(), indent=1))
+    os.replace(tmp, path)
+
+
+def _load_stored(out_dir: Path, student_id: str) -> SubmissionResult | None:
+    path = _result_path(out_dir, student_id)
+    try:
+        return SubmissionResult.from_json(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def _crashed(student_id: str, err: BaseException) -> SubmissionResult:
+    return SubmissionResult(
+        student_id=student_id,
+        status="failed",
+        problems=[
+            {
+                "kind": "grader_error",
+                "notebook": "",
+                "grade_id": None,
+                "message": f"grading failed: {type(err).__name__}: {err}",
+                "tamper": False,
+            }
+        ],
+    )
+
+
+def _run_local(
+    job: GradingJob, students: list[str], workers: int, on_done: Callable[[SubmissionResult], None]
+) -> None:
+    if workers <= 1:
+        for student in students:
+            try:
+                on_done(grade_submission(job, student))
+            except Exception as err:  # noqa: BLE001 - one broken submission must not stop the batch
+                on_done(_crashed(student, err))
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(grade_submission, job, s): s for s in students}
+        for future in as_completed(futures):
+            try:
+                on_done(future.result())
+            except Exception as err:  # noqa: BLE001
+                on_done(_crashed(futures[future], err))
+
+
+def _run_dask(
+    job: GradingJob,
+    students: list[str],
+    scheduler: str,
+    on_done: Callable[[SubmissionResult], None],
+) -> None:
+    from distributed import Client
+    from distributed import as_completed as dask_completed
+
+    with Client(scheduler) as client:
+        futures = {client.submit(grade_submission, job, s, pure=False): s for s in students}
+        for future in dask_completed(list(futures)):
+            try:
+                on_done(future.result())
+            except Exception as err:  # noqa: BLE001
+                on_done(_crashed(futures[future], err))
+
+
+def grade(
+    course_dir: str | os.PathLike,
+    assignment: str = "convnets",
+    *,
+    out_dir: str | os.PathLike | None = None,
+    students: Iterable[str] | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    secret: str | None = None,
+    limits: Limits | None = None,
+    regrade: bool = False,
+    progress: bool = True,
+    write_reports: bool = True,
+    nbgrader: bool = False,
+) -> GradeRun:
+    """Grade every submission of ``assignment`` in an nbgrader course.
+
+    Parameters
+    ----------
+    course_dir : path
+        The nbgrader course: ``source/<assignment>/`` (the instructor's
+        notebooks, the reference) and ``submitted/<student>/<assignment>/``.
+    assignment : str, default "convnets"
+    out_dir : path, optional
+        Where results and reports go; default ``<course>/autograder/<assignment>``.
+    students : iterable of str, optional
+        Grade only these (default: every folder under ``submitted/``).
+    workers : int, optional
+        Local worker processes (default: all cores). Ignored with ``scheduler``.
+    scheduler : str, optional
+        Address of a running Dask scheduler: the same per-submission tasks run there.
+    secret : str, optional
+        See :func:`course_secret`.
+    limits : Limits, optional
+        Sandbox limits; defaults in :class:`autograder.sandbox.Limits`.
+    regrade : bool, default False
+        Regrade submissions whose stored result is still current.
+    nbgrader : bool, default False
+        Also run nbgrader's in-notebook tests (sandboxed, on a scratch copy) to
+        flag tests that pass in the student's kernel but fail outside it, and
+        write the out-of-kernel points into the course's ``gradebook.db``.
+    progress : bool, default True
+        Show a progress bar over submissions.
+    write_reports : bool, default True
+
+    Returns
+    -------
+    GradeRun
+    """
+    course = Path(course_dir).resolve()
+    if not (course / "source" / assignment).is_dir():
+        raise FileNotFoundError(f"no source notebooks at {course / 'source' / assignment}")
+    out = Path(out_dir) if out_dir else course / "autograder" / assignment
+    job = GradingJob(
+        str(course),
+        assignment,
+        course_secret(course, secret),
+        limits or Limits(),
+        nbgrader=nbgrader,
+    )
+    if nbgrader:
+        from autograder.gradebook import ensure_assignment
+
+        ensure_assignment(course, assignment)
+    wanted = list(students) if students is not None else find_students(course, assignment)
+    course_info = load_course(job)
+
+    done: dict[str, SubmissionResult] = {}
+    todo: list[str] = []
+    for student in wanted:
+        stored = None if regrade else _load_stored(out, student)
+        if stored and stored.fingerprint == submission_fingerprint(job, student, course_info):
+            done[student] = stored
+        else:
+            todo.append(student)
+    run = GradeRun(results=[], out_dir=out, reused=sorted(done))
+
+    bar = None
+    if progress and todo:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), unit="submission", desc="grading", file=sys.stderr)
+
+    def on_done(result: SubmissionResult) -> None:
+        if nbgrader and result.status != "failed":
+            from autograder.gradebook import record_scores
+
+            record_scores(course, assignment, result)  # one writer: this process
+        _store(out, result)
+        done[result.student_id] = result
+        run.graded.append(result.student_id)
+        if bar is not None:
+            bar.set_postfix_str(
+                f"{result.student_id}: {result.score:g}/{result.max_score:g}", refresh=False
+            )
+            bar.update(1)
+
+    try:
+        if scheduler:
+            _run_dask(job, todo, scheduler, on_done)
+        else:
+            _run_local(job, todo, workers or os.cpu_count() or 1, on_done)
+    finally:
+        if bar is not None:
+            bar.close()
+    run.results = [done[s] for s in wanted if s in done]
+    if write_reports:
+        reports.write_all(run.results, out)
+    return run

@@ -1,0 +1,87 @@
+"""``cs231n-autograde`` / ``python -m autograder``: a thin layer over :func:`autograder.api.grade`.
+
+Imports: ``autograder.api`` and the standard library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import fields
+
+from autograder.api import grade
+from autograder.reports import grade_table
+from autograder.sandbox import Limits
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cs231n-autograde",
+        description="Grade an nbgrader course's submissions outside the students' kernels.",
+    )
+    p.add_argument("course_dir", help="the nbgrader course directory (has source/ and submitted/)")
+    p.add_argument("--assignment", default="convnets", help="assignment name (default: convnets)")
+    p.add_argument(
+        "--out", help="results and reports folder (default: COURSE/autograder/ASSIGNMENT)"
+    )
+    p.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="local worker processes (default: all cores)",
+    )
+    p.add_argument("--scheduler", help="address of a running Dask scheduler to grade on instead")
+    p.add_argument(
+        "--secret",
+        help="course secret (default: $CS231N_GRADER_SECRET or COURSE/.autograder_secret)",
+    )
+    p.add_argument("--regrade", action="store_true", help="regrade even unchanged submissions")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--nbgrader",
+        action="store_true",
+        help="also run nbgrader's in-notebook tests (sandboxed) and write the scores "
+        "into the course's gradebook.db",
+    )
+    limits = p.add_argument_group("sandbox limits (per submission process)")
+    for f in fields(Limits):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in ("bool", bool):
+            limits.add_argument(
+                flag,
+                type=lambda s: s.lower() in ("1", "true", "yes"),
+                default=f.default,
+                metavar="BOOL",
+                help=f"default {f.default}",
+            )
+        else:
+            kind = float if "seconds" in f.name and "cpu" not in f.name else int
+            limits.add_argument(flag, type=kind, default=f.default, help=f"default {f.default}")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    limits = Limits(**{f.name: getattr(args, f.name) for f in fields(Limits)})
+    try:
+        run = grade(
+            args.course_dir,
+            args.assignment,
+            out_dir=args.out,
+            students=args.student,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            secret=args.secret,
+            limits=limits,
+            regrade=args.regrade,
+            progress=not args.no_progress,
+            nbgrader=args.nbgrader,
+        )
+    except (FileNotFoundError, ValueError) as err:
+        print(f"cs231n-autograde: error: {err}", file=sys.stderr)
+        return 2
+    print(grade_table(run.results))
+    print(f"\ngraded {len(run.graded)}, unchanged {len(run.reused)}; reports in {run.out_dir}")
+    return 0

@@ -1,0 +1,174 @@
+"""The nbgrader side: nbgrader's own in-notebook tests, sandboxed, and our scores in its gradebook.
+
+Plain ``nbgrader autograde`` runs students' notebooks as the grader's user,
+next to the gradebook. Here it runs on a scratch copy of the course, as a
+sandbox uid with resource limits, so a notebook can touch nothing but that
+copy. Its per-cell results (read back as data from the scratch gradebook)
+are used only to flag tests that pass in the student's kernel but fail
+outside it. The scores that count, the out-of-kernel ones, are written by
+the grader into the course's real gradebook, one transaction per submission,
+so formgrader, manual grading, late penalties and ``nbgrader export`` work
+as usual.
+
+Imports: the standard library; nbgrader (needed only for this side).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.sandbox import Limits, run_command
+from autograder.schema import SubmissionResult
+
+IN_KERNEL_SECONDS = 900  # nbgrader autograde of one submission, all notebooks
+
+
+@dataclass
+class InKernel:
+    """What nbgrader's in-kernel run of one submission said."""
+
+    passed: dict[str, bool] = field(default_factory=dict)  # test grade_id -> passed
+    error: str = ""
+
+
+def _nbgrader(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """Run a trusted nbgrader command (one that executes no student code) as ourselves."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    return subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=IN_KERNEL_SECONDS,
+    )
+
+
+def ensure_assignment(course_dir: Path, assignment: str) -> None:
+    """Register the assignment in the course gradebook (what ``generate_assignment`` does)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    db = course_dir / "gradebook.db"
+    if db.exists():
+        with Gradebook(f"sqlite:///{db}") as gb:
+            try:
+                gb.find_assignment(assignment)
+                return
+            except MissingEntry:
+                pass
+    res = _nbgrader(["generate_assignment", assignment, "--force"], cwd=course_dir)
+    if res.returncode != 0:
+        raise RuntimeError(f"nbgrader generate_assignment failed: {res.stderr[-2000:]}")
+
+
+def run_in_kernel(
+    course_dir: Path, assignment: str, student_id: str, uid: int | None, memory_mb: int = 4096
+) -> InKernel:
+    """Run ``nbgrader autograde`` for one student on a scratch copy as ``uid``; read its results."""
+    from nbgrader.api import Gradebook
+
+    scratch = Path(tempfile.mkdtemp(prefix="cs231n-inkernel-"))
+    try:
+        course = scratch / "course"
+        course.mkdir()
+        shutil.copy2(course_dir / "nbgrader_config.py", course / "nbgrader_config.py")
+        shutil.copytree(course_dir / "source" / assignment, course / "source" / assignment)
+        sub = course_dir / "submitted" / student_id / assignment
+        if not sub.is_dir():
+            return InKernel(error="no submission folder")
+        shutil.copytree(sub, course / "submitted" / student_id / assignment)
+        # Trusted: registers the assignment in the scratch gradebook; runs no student code.
+        res = _nbgrader(["generate_assignment", assignment, "--force"], cwd=course)
+        if res.returncode != 0:
+            return InKernel(error=f"nbgrader generate_assignment failed: {res.stderr[-500:]}")
+        if uid is not None:
+            for root, dirs, files in os.walk(scratch):
+                for name in dirs + files:
+                    os.lchown(os.path.join(root, name), uid, uid)
+            os.chown(scratch, uid, uid)
+        bin_dir = str(Path(sys.executable).parent)  # nbgrader runs `alembic` by name
+        kit = importlib.util.find_spec("cs231n_lib")
+        env = {
+            "PATH": f"{bin_dir}:/usr/bin:/bin",
+            # The notebooks import the kit from wherever the grader does.
+            "PYTHONPATH": str(Path(kit.origin).parent.parent) if kit and kit.origin else "",
+            "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"),
+            "JUPYTER_DATA_DIR": str(scratch / "data"),
+            "IPYTHONDIR": str(scratch / "ipython"),
+            # nbgrader itself tells the kernel it is grading (NBGRADER_EXECUTION); the heavy
+            # cells are shrunk the notebook's own way.
+            "CS231N_NOTEBOOK_SCALE": "small",
+        }
+        # The kernel talks to nbgrader over loopback TCP, so no network namespace here;
+        # kernels and their threads need more processes than a plain sandbox.
+        limits = Limits(memory_mb=memory_mb, network=True, max_processes=512, cpu_seconds=1800)
+        argv = [sys.executable, "-m", "nbgrader", "autograde", assignment]
+        try:
+            res = run_command(
+                [*argv, "--student", student_id, "--force"],
+                cwd=course,
+                limits=limits,
+                uid=uid,
+                env=env,
+                timeout=IN_KERNEL_SECONDS,
+            )
+        except subprocess.TimeoutExpired:
+            return InKernel(error=f"nbgrader autograde did not finish in {IN_KERNEL_SECONDS} s")
+        out = InKernel()
+        if res.returncode != 0:
+            out.error = f"nbgrader autograde exited with {res.returncode}"
+        db = course / "gradebook.db"
+        if not db.exists():
+            out.error = out.error or "nbgrader wrote no gradebook"
+            return out
+        # The scratch gradebook was writable by the student's kernel: its numbers are
+        # only ever used to raise flags, never as scores.
+        with Gradebook(f"sqlite:///{db}") as gb:
+            try:
+                submission = gb.find_submission(assignment, student_id)
+            except Exception as err:  # noqa: BLE001 - a damaged scratch gradebook is a result too
+                out.error = out.error or f"no in-kernel results ({type(err).__name__})"
+                return out
+            for nb in submission.notebooks:
+                for grade in nb.grades:
+                    if grade.cell.max_score and not grade.cell.notebook.name.startswith("."):
+                        out.passed[grade.name] = bool(
+                            grade.auto_score and grade.auto_score >= grade.max_score
+                        )
+        autograded = course / "autograded" / student_id / assignment
+        if autograded.is_dir():
+            dest = course_dir / "autograded" / student_id / assignment
+            if dest.exists():
+                shutil.rmtree(dest)
+            shutil.copytree(autograded, dest, ignore=shutil.ignore_patterns("*.py", "*.so"))
+        return out
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def record_scores(course_dir: Path, assignment: str, result: SubmissionResult) -> None:
+    """Write the out-of-kernel points into the course gradebook: one transaction per submission."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
+        gb.update_or_create_student(result.student_id)
+        try:
+            gb.find_submission(assignment, result.student_id)
+        except MissingEntry:
+            gb.add_submission(assignment, result.student_id)
+        for t in result.tests:
+            try:
+                grade = gb.find_grade(
+                    t.grade_id, Path(t.notebook).stem, assignment, result.student_id
+                )
+            except MissingEntry:
+                continue
+            grade.auto_score = t.points
+        gb.db.commit()
