@@ -8,9 +8,10 @@ environment variable ``CS231N_BACKEND`` (``auto``, ``cython``, ``numpy``)
 overrides it, and :func:`set_backend` switches it at run time (the benchmark
 and the tests compare both paths in one process).
 
-Pooling needs no compiled code: the max or mean of strided slices of the
-input, one slice per window offset, is fast for tiling and for overlapping
-windows alike.
+Max pooling runs a compiled one-pass kernel (first maximum and its index)
+when the extension is built; its NumPy twin takes the max of strided slices
+of the input, one slice per window offset. Both handle tiling and
+overlapping windows alike; average pooling is the NumPy form only.
 
 dtype policy: convolution computes in the dtype of its parameters (w and b
 must agree) and converts ``x`` and ``dout`` to it, as the course's models do
@@ -25,7 +26,8 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -64,21 +66,19 @@ _FALLBACK_WARNING = (
     "Set CS231N_BACKEND=numpy to choose the NumPy path without this warning."
 )
 
-Col2im = Callable[[np.ndarray, int, int, int, int], np.ndarray]
+
+def _load_compiled() -> ModuleType:
+    from cs231n_lib import _im2col
+
+    return _im2col
 
 
-def _load_compiled() -> Col2im:
-    from cs231n_lib._im2col import col2im_6d
-
-    return col2im_6d
-
-
-def _select_backend(requested: str) -> tuple[str, Col2im]:
+def _select_backend(requested: str) -> tuple[str, ModuleType | None]:
     requested = requested.strip().lower() or "auto"
     if requested not in ("auto",) + BACKENDS:
         raise ValueError(f"CS231N_BACKEND={requested!r} is not one of 'auto', 'cython', 'numpy'")
     if requested == "numpy":
-        return "numpy", col2im_numpy
+        return "numpy", None
     try:
         return "cython", _load_compiled()
     except ImportError as err:
@@ -87,30 +87,37 @@ def _select_backend(requested: str) -> tuple[str, Col2im]:
                 "CS231N_BACKEND=cython, but " + _FALLBACK_WARNING.format(err=err)
             ) from err
         warnings.warn(_FALLBACK_WARNING.format(err=err), RuntimeWarning, stacklevel=3)
-        return "numpy", col2im_numpy
+        return "numpy", None
 
 
-BACKEND, _col2im = _select_backend(os.environ.get("CS231N_BACKEND", "auto"))
+# The compiled kernels module, or None on the NumPy path.
+BACKEND, _compiled = _select_backend(os.environ.get("CS231N_BACKEND", "auto"))
 
 
 def set_backend(name: str) -> str:
-    """Switch the col2im used by :func:`conv_backward_fast`; return the previous name.
+    """Switch between the compiled kernels and their NumPy twins; return the previous name.
 
     ``name`` is ``"cython"`` or ``"numpy"``. Asking for ``"cython"`` when the
     extension is not built raises ImportError with the fix.
     """
-    global BACKEND, _col2im
+    global BACKEND, _compiled
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}; got {name!r}")
     previous = BACKEND
     if name == "numpy":
-        BACKEND, _col2im = "numpy", col2im_numpy
+        BACKEND, _compiled = "numpy", None
     else:
         try:
-            BACKEND, _col2im = "cython", _load_compiled()
+            BACKEND, _compiled = "cython", _load_compiled()
         except ImportError as err:
             raise ImportError(_FALLBACK_WARNING.format(err=err)) from err
     return previous
+
+
+def _col2im(cols: np.ndarray, H: int, W: int, pad: int, stride: int) -> np.ndarray:
+    if _compiled is not None:
+        return _compiled.col2im_6d(cols, H, W, pad, stride)
+    return col2im_numpy(cols, H, W, pad, stride)
 
 
 # ---------------------------------------------------------------------------
@@ -297,9 +304,12 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: Mapping[str, int]) -> tuple
     would pick, so the backward pass sends each window's gradient to one pixel.
     """
     x, ph, pw, stride, Ho, Wo = _pool_input(x, pool_param)
+    if _compiled is not None and ph * pw <= 256:
+        out, argmax = _compiled.max_pool_argmax(x, ph, pw, stride)
+        return out, (x.shape, x.dtype, argmax, dict(pool_param))
     out = _window(x, 0, 0, stride, Ho, Wo).copy()
-    # ph*pw <= 255 windows fit a uint8 index; larger windows need more bits.
-    argmax = np.zeros(out.shape, dtype=np.uint8 if ph * pw <= 255 else np.int32)
+    # ph*pw <= 256 windows fit a uint8 index; larger windows need more bits.
+    argmax = np.zeros(out.shape, dtype=np.uint8 if ph * pw <= 256 else np.int32)
     greater = np.empty(out.shape, dtype=bool)
     for k in range(1, ph * pw):
         i, j = divmod(k, pw)
@@ -328,6 +338,8 @@ def max_pool_backward_fast(dout: np.ndarray, cache: tuple) -> np.ndarray:
     x_shape, dtype, argmax, pool_param = cache
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     dout = check_dout(dout, argmax.shape, dtype)
+    if _compiled is not None and argmax.dtype == np.uint8:
+        return _compiled.max_pool_scatter(dout, argmax, tuple(x_shape), pw, stride)
     Ho, Wo = argmax.shape[2:]
     dx = np.zeros(x_shape, dtype=dtype)
     for k in range(ph * pw):

@@ -92,6 +92,10 @@ def test_compiled_kernel_refuses_integer_arrays():
         compiled.col2im_6d(cols, 3, 3, 0, 1)
     with pytest.raises(ValueError, match="do not fit H=2"):
         compiled.col2im_6d(cols.astype(np.float64), 2, 2, 0, 1)
+    with pytest.raises(TypeError, match="x must be float32 or float64; got dtype int32"):
+        compiled.max_pool_argmax(np.zeros((1, 1, 4, 4), dtype=np.int32), 2, 2, 2)
+    with pytest.raises(ValueError, match="bad window 5x2 stride 1"):
+        compiled.max_pool_argmax(np.zeros((1, 1, 4, 4)), 5, 2, 1)
 
 
 @pytest.mark.slow

@@ -181,7 +181,7 @@ def test_conv_computes_in_the_parameters_dtype(backend):
 
 
 @pytest.mark.parametrize("seed", range(30))
-def test_max_pool_equals_loop_twin(seed):
+def test_max_pool_equals_loop_twin(seed, backend):
     x, pp = random_pool_case(seed)
     ph, pw, s = pp["pool_height"], pp["pool_width"], pp["stride"]
     out, cache = max_pool_forward_fast(x, pp)
@@ -228,7 +228,7 @@ def test_pool_cases_include_overlap_non_square_and_n1():
         (avg_pool_forward_fast, avg_pool_backward_fast),
     ],
 )
-def test_pool_gradients_match_numeric(pp, forward, backward):
+def test_pool_gradients_match_numeric(pp, forward, backward, backend):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 2, 7, 8))
     out, cache = forward(x, pp)
@@ -237,7 +237,7 @@ def test_pool_gradients_match_numeric(pp, forward, backward):
     assert rel_err(dx, numeric_grad(lambda v: forward(v, pp)[0], x, dout)) <= GRAD_TOL
 
 
-def test_max_pool_tie_sends_gradient_to_first_maximum_only():
+def test_max_pool_tie_sends_gradient_to_first_maximum_only(backend):
     x = np.zeros((1, 1, 2, 2))
     out, cache = max_pool_forward_fast(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
     dx = max_pool_backward_fast(np.ones_like(out), cache)
@@ -252,7 +252,7 @@ def test_pool_output_size_drops_partial_windows():
     assert out.shape == (1, 1, 3, 3)
 
 
-def test_pool_float32_stays_float32():
+def test_pool_float32_stays_float32(backend):
     x, pp = random_pool_case(4)
     for forward, backward in (
         (max_pool_forward_fast, max_pool_backward_fast),
