@@ -1,18 +1,30 @@
-"""Timing of naive against fast layers.
+"""Timing of naive against fast layers, and of a training iteration, side by side with PyTorch.
 
-``time_call`` is the one timer: warm-up runs, then the median of repeated
-runs in this process. The naive layers are not part of the library (they are
-the students' work): pass your own, or, inside the kit's repository, let
-:func:`load_naive_layers` take the instructor's solutions from the source
-notebooks.
+``python -m cs231n_lib.bench`` (also ``cs231n-bench``) prints a table, writes
+JSON and a PNG chart. Every ratio in the table is measured in this one run,
+in this one process (peak memory in a fresh child process), with medians of
+repeated runs after warm-up.
 
-Imports: NumPy, the standard library, ``cs231n_lib.fast_layers``.
+The naive layers and the ThreeLayerConvNet are the students' work, not part of
+the library: pass your own (the notebooks do), or, in the kit's repository,
+they are taken from the instructor's source notebooks.
+
+Imports: NumPy, the standard library, ``cs231n_lib`` itself; PyTorch and
+matplotlib only when present / asked for.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
 import json
+import os
+import platform
+import resource
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,13 +35,19 @@ import numpy as np
 from cs231n_lib import fast_layers
 
 NOTEBOOK_CONV_SHAPE = {"x": (100, 3, 31, 31), "w": (25, 3, 3, 3), "stride": 2, "pad": 1}
+TRAINING_CONV_SHAPE = {"x": (50, 3, 32, 32), "w": (32, 3, 7, 7), "stride": 1, "pad": 3}
+NOTEBOOK_POOL_SHAPE = (100, 3, 32, 32)
+TRAINING_POOL_SHAPE = (50, 32, 32, 32)
+POOL = {"pool_height": 2, "pool_width": 2, "stride": 2}
 NAIVE_NAMES = (
     "conv_forward_naive",
     "conv_backward_naive",
     "max_pool_forward_naive",
     "max_pool_backward_naive",
+    "ThreeLayerConvNet",
 )
 SOURCE_NOTEBOOKS = Path(__file__).resolve().parents[1] / "assignments" / "source" / "convnets"
+CIFAR_TRAIN = 49000
 
 
 def time_call(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> float:
@@ -44,123 +62,574 @@ def time_call(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> float
     return statistics.median(times)
 
 
-def load_naive_layers(folder: Path = SOURCE_NOTEBOOKS) -> dict[str, Callable]:
-    """The naive layers defined in the solution cells of the source notebooks.
+def load_naive_layers(folder: Path = SOURCE_NOTEBOOKS) -> dict[str, Any]:
+    """The naive layers and ThreeLayerConvNet of the source notebooks' solution cells.
 
-    Only available in the kit's repository, where the instructor's source
-    notebooks are; returns ``{}`` elsewhere. The cells are the instructor's own
-    code and are run as such: never point this at students' notebooks.
+    Only in the kit's repository, where the instructor's notebooks are; ``{}``
+    elsewhere. The cells are the instructor's own code and are run as such:
+    never point this at students' notebooks.
     """
-    found: dict[str, Callable] = {}
+    found: dict[str, Any] = {}
     for path in sorted(Path(folder).glob("*.ipynb")):
         try:
             cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         except (OSError, ValueError, KeyError):
             continue
         namespace: dict[str, Any] = {"np": np, "__name__": "naive_reference"}
+        seen_solution = False
         for cell in cells:
             source = "".join(cell.get("source", ""))
-            if cell.get("cell_type") == "code" and "### BEGIN SOLUTION" in source:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            solution = cell.get("cell_type") == "code" and "### BEGIN SOLUTION" in source
+            # Setup: the ungraded code cells before the first solution (imports, constants).
+            setup = cell.get("cell_type") == "code" and not meta and not seen_solution
+            seen_solution = seen_solution or solution
+            if setup or solution:
+                code = "\n".join(
+                    ln for ln in source.splitlines() if not ln.lstrip().startswith("%")
+                )
                 try:
-                    exec(compile(source, f"{path.name}", "exec"), namespace)  # noqa: S102
+                    with contextlib.redirect_stdout(io.StringIO()):  # setup cells print
+                        exec(compile(code, path.name, "exec"), namespace)  # noqa: S102
                 except Exception:  # noqa: BLE001 - a cell needing more context is skipped
                     continue
         found.update({n: namespace[n] for n in NAIVE_NAMES if callable(namespace.get(n))})
     return found
 
 
-def conv_naive_vs_fast(
-    repeats: int = 5,
-    naive: dict[str, Callable] | None = None,
-    dtype: Any = np.float64,
-    seed: int = 0,
-) -> list[dict[str, Any]]:
-    """Time conv forward and backward on the notebook's shape: naive, and fast on each backend.
+def _rel(a: Any, b: Any) -> float:
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)), initial=0.0))
 
-    Parameters
-    ----------
-    repeats : int
-        Runs per fast measurement (the naive layers run once: they are slow).
-    naive : dict, optional
-        ``conv_forward_naive`` / ``conv_backward_naive`` to time; default
-        :func:`load_naive_layers`.
-    dtype : float32 or float64
-    seed : int
 
-    Returns
-    -------
-    rows : list of dict
-        ``layer``, ``path``, ``seconds`` (None when not run), ``speedup``
-        (naive time / this time, None without a naive time), ``note``.
+def _scaled(a: Any, b: Any) -> float:
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b), initial=0.0) / max(1e-12, np.max(np.abs(b), initial=0.0)))
+
+
+def agreement(got: tuple, want: tuple) -> float:
+    """Worst disagreement between two tuples of outputs (a fast path and a reference).
+
+    float64: the course's elementwise relative error. float32: the largest
+    difference over the largest reference value, since float32 rounding makes
+    elementwise errors of near-zero outputs meaningless.
     """
-    naive = load_naive_layers() if naive is None else naive
-    rng = np.random.default_rng(seed)
-    shape = NOTEBOOK_CONV_SHAPE
+    measure = _rel if all(np.asarray(g).dtype == np.float64 for g in got) else _scaled
+    return max(measure(g, w) for g, w in zip(got, want, strict=True))
+
+
+def gemm_ceiling(dtype: Any, n: int = 1024, repeats: int = 5) -> float:
+    """GFLOP/s of one large matrix product: the machine's practical ceiling."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(dtype)
+    b = rng.standard_normal((n, n)).astype(dtype)
+    return 2 * n**3 / time_call(lambda: a @ b, repeats) / 1e9
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+    return torch
+
+
+def _row(
+    op: str,
+    shape: str,
+    dtype: Any,
+    path: str,
+    seconds: float | None,
+    flops: float | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    return {
+        "op": op,
+        "shape": shape,
+        "dtype": np.dtype(dtype).name,
+        "path": path,
+        "seconds": seconds,
+        "gflops": flops / seconds / 1e9 if flops and seconds else None,
+        "note": note,
+    }
+
+
+def conv_rows(
+    shape: dict[str, Any], dtype: Any, naive: dict[str, Any], repeats: int, label: str
+) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(0)
     x = rng.standard_normal(shape["x"]).astype(dtype)
     w = rng.standard_normal(shape["w"]).astype(dtype)
     b = rng.standard_normal(shape["w"][0]).astype(dtype)
     cp = {"stride": shape["stride"], "pad": shape["pad"]}
     out, cache = fast_layers.conv_forward_fast(x, w, b, cp)
     dout = rng.standard_normal(out.shape).astype(dtype)
-
-    rows: list[dict[str, Any]] = []
-    naive_time: dict[str, float | None] = {"forward": None, "backward": None}
-    if "conv_forward_naive" in naive and "conv_backward_naive" in naive:
-        _, naive_cache = naive["conv_forward_naive"](x, w, b, cp)
-        naive_time["forward"] = time_call(lambda: naive["conv_forward_naive"](x, w, b, cp), 1, 0)
-        naive_time["backward"] = time_call(
-            lambda: naive["conv_backward_naive"](dout, naive_cache), 1, 0
-        )
-        rows.append(_row("conv forward", "naive loops", naive_time["forward"], None))
-    else:
+    N, F, Ho, Wo = out.shape
+    flops = 2.0 * N * F * Ho * Wo * np.prod(shape["w"][1:])
+    rows = []
+    refs = []  # reference outputs (out, dx, dw, db) to check the fast paths against
+    checked: list[tuple[dict[str, Any], tuple]] = []
+    if "conv_forward_naive" in naive:
+        n_out, nc = naive["conv_forward_naive"](x, w, b, cp)
+        refs.append(("naive", (n_out, *naive["conv_backward_naive"](dout, nc))))
         rows.append(
-            _row("conv forward", "naive loops", None, None, "not found: pass your own naive layers")
+            _row(
+                "conv forward",
+                label,
+                dtype,
+                "naive",
+                time_call(lambda: naive["conv_forward_naive"](x, w, b, cp), 1, 0),
+                flops,
+            )
         )
-    rows.append(
-        _row(
-            "conv forward",
-            "fast (im2col + GEMM)",
-            time_call(lambda: fast_layers.conv_forward_fast(x, w, b, cp), repeats),
-            naive_time["forward"],
+        rows.append(
+            _row(
+                "conv backward",
+                label,
+                dtype,
+                "naive",
+                time_call(lambda: naive["conv_backward_naive"](dout, nc), 1, 0),
+                2 * flops,
+            )
         )
-    )
-    if naive_time["backward"] is not None:
-        rows.append(_row("conv backward", "naive loops", naive_time["backward"], None))
     previous = fast_layers.BACKEND
     try:
         for backend in fast_layers.BACKENDS:
             try:
                 fast_layers.set_backend(backend)
             except ImportError:
-                rows.append(
-                    _row("conv backward", f"fast, col2im {backend}", None, None, "not built")
-                )
                 continue
             rows.append(
                 _row(
-                    "conv backward",
-                    f"fast, col2im {backend}",
-                    time_call(lambda: fast_layers.conv_backward_fast(dout, cache), repeats),
-                    naive_time["backward"],
+                    "conv forward",
+                    label,
+                    dtype,
+                    f"fast ({backend})",
+                    time_call(lambda: fast_layers.conv_forward_fast(x, w, b, cp), repeats),
+                    flops,
                 )
             )
+            rows.append(
+                _row(
+                    "conv backward",
+                    label,
+                    dtype,
+                    f"fast ({backend})",
+                    time_call(lambda: fast_layers.conv_backward_fast(dout, cache), repeats),
+                    2 * flops,
+                )
+            )
+            f_out, f_cache = fast_layers.conv_forward_fast(x, w, b, cp)
+            fast_outputs = (f_out, *fast_layers.conv_backward_fast(dout, f_cache))
+            # One check covers the forward and backward rows of this path.
+            rows[-1]["agreement"] = {n: agreement(fast_outputs, r) for n, r in refs}
+            rows[-2]["agreement"] = rows[-1]["agreement"]
+            checked.append((rows[-1], fast_outputs))
     finally:
         fast_layers.set_backend(previous)
+    torch = _torch()
+    if torch is not None:
+        tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+        td = torch.tensor(dout)
+
+        def fwd():
+            with torch.no_grad():
+                torch.nn.functional.conv2d(tx, tw, tb, stride=cp["stride"], padding=cp["pad"])
+
+        graph = torch.nn.functional.conv2d(tx, tw, tb, stride=cp["stride"], padding=cp["pad"])
+
+        def bwd():
+            torch.autograd.grad(graph, (tx, tw, tb), td, retain_graph=True)
+
+        grads = torch.autograd.grad(graph, (tx, tw, tb), td, retain_graph=True)
+        torch_ref = (graph.detach().numpy(), *(g.numpy() for g in grads))
+        for row, outputs in checked:
+            row["agreement"]["pytorch"] = agreement(outputs, torch_ref)
+
+        t_fwd, t_bwd = time_call(fwd, repeats), time_call(bwd, repeats)
+        rows.append(_row("conv forward", label, dtype, "pytorch", t_fwd, flops))
+        rows.append(
+            _row(
+                "conv backward",
+                label,
+                dtype,
+                "pytorch",
+                t_bwd,
+                2 * flops,
+            )
+        )
     return rows
 
 
-def _row(
-    layer: str, path: str, seconds: float | None, naive_seconds: float | None, note: str = ""
-) -> dict[str, Any]:
-    speedup = naive_seconds / seconds if naive_seconds and seconds else None
-    return {"layer": layer, "path": path, "seconds": seconds, "speedup": speedup, "note": note}
+def pool_rows(
+    x_shape: tuple[int, ...], dtype: Any, naive: dict[str, Any], repeats: int, label: str
+) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    out, cache = fast_layers.max_pool_forward_fast(x, POOL)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    rows = []
+    refs = []  # reference outputs (out, dx) to check the fast paths against
+    checked: list[tuple[dict[str, Any], tuple]] = []
+    if "max_pool_forward_naive" in naive:
+        n_out, nc = naive["max_pool_forward_naive"](x, POOL)
+        refs.append(("naive", (n_out, naive["max_pool_backward_naive"](dout, nc))))
+        rows.append(
+            _row(
+                "max pool forward",
+                label,
+                dtype,
+                "naive",
+                time_call(lambda: naive["max_pool_forward_naive"](x, POOL), 1, 0),
+            )
+        )
+        rows.append(
+            _row(
+                "max pool backward",
+                label,
+                dtype,
+                "naive",
+                time_call(lambda: naive["max_pool_backward_naive"](dout, nc), 1, 0),
+            )
+        )
+    previous = fast_layers.BACKEND
+    try:
+        for backend in fast_layers.BACKENDS:
+            try:
+                fast_layers.set_backend(backend)
+            except ImportError:
+                continue
+            _, cache = fast_layers.max_pool_forward_fast(x, POOL)
+            rows.append(
+                _row(
+                    "max pool forward",
+                    label,
+                    dtype,
+                    f"fast ({backend})",
+                    time_call(lambda: fast_layers.max_pool_forward_fast(x, POOL), repeats),
+                )
+            )
+            rows.append(
+                _row(
+                    "max pool backward",
+                    label,
+                    dtype,
+                    f"fast ({backend})",
+                    time_call(lambda c=cache: fast_layers.max_pool_backward_fast(dout, c), repeats),
+                )
+            )
+            f_out, f_cache = fast_layers.max_pool_forward_fast(x, POOL)
+            fast_outputs = (f_out, fast_layers.max_pool_backward_fast(dout, f_cache))
+            # One check covers the forward and backward rows of this path.
+            rows[-1]["agreement"] = {n: agreement(fast_outputs, r) for n, r in refs}
+            rows[-2]["agreement"] = rows[-1]["agreement"]
+            checked.append((rows[-1], fast_outputs))
+    finally:
+        fast_layers.set_backend(previous)
+    torch = _torch()
+    if torch is not None:
+        tx = torch.tensor(x, requires_grad=True)
+        td = torch.tensor(dout)
+
+        def fwd():
+            with torch.no_grad():
+                torch.nn.functional.max_pool2d(tx, 2, 2)
+
+        graph = torch.nn.functional.max_pool2d(tx, 2, 2)
+
+        def bwd():
+            torch.autograd.grad(graph, tx, td, retain_graph=True)
+
+        (grad,) = torch.autograd.grad(graph, tx, td, retain_graph=True)
+        torch_ref = (graph.detach().numpy(), grad.numpy())
+        for row, outputs in checked:
+            row["agreement"]["pytorch"] = agreement(outputs, torch_ref)
+
+        t_fwd, t_bwd = time_call(fwd, repeats), time_call(bwd, repeats)
+        rows.append(_row("max pool forward", label, dtype, "pytorch", t_fwd))
+        rows.append(
+            _row(
+                "max pool backward",
+                label,
+                dtype,
+                "pytorch",
+                t_bwd,
+                None,
+            )
+        )
+    return rows
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """Rows from :func:`conv_naive_vs_fast` as a fixed-width text table."""
-    lines = [f"{'layer':<14} {'path':<24} {'time':>10} {'speedup':>9}  note", "-" * 66]
+def _torch_convnet(torch: Any, dtype: Any) -> tuple[Any, Any]:
+    nn = torch.nn
+    net = nn.Sequential(
+        nn.Conv2d(3, 32, 7, padding=3),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * 16 * 16, 100),
+        nn.ReLU(),
+        nn.Linear(100, 10),
+    )
+    net = net.to(torch.float32 if np.dtype(dtype) == np.float32 else torch.float64)
+    return net, torch.optim.Adam(net.parameters(), lr=1e-3)
+
+
+def training_rows(dtype: Any, naive: dict[str, Any], iterations: int) -> list[dict[str, Any]]:
+    """One ThreeLayerConvNet training iteration (minibatch, loss, backward, Adam step)."""
+    from cs231n_lib.data_utils import get_offline_data
+    from cs231n_lib.solver import Solver
+
+    rows = []
+    data = get_offline_data(num_training=500, num_validation=50, num_test=0, dtype=dtype)
+    batch = 50
+    if "ThreeLayerConvNet" in naive:
+        np.random.seed(0)  # noqa: NPY002 - the course's model draws from the global generator
+        model = naive["ThreeLayerConvNet"](weight_scale=1e-3, dtype=dtype)
+        solver = Solver(
+            model,
+            data,
+            update_rule="adam",
+            batch_size=batch,
+            num_epochs=1,
+            verbose=False,
+            progress=False,
+            seed=0,
+        )
+        t = time_call(solver._step, iterations, 2)
+        rows.append(
+            _row(
+                "training iteration",
+                "ThreeLayerConvNet batch 50",
+                dtype,
+                "kit",
+                t,
+                note=f"epoch of {CIFAR_TRAIN} ~ {t * CIFAR_TRAIN / batch:.0f} s",
+            )
+        )
+    torch = _torch()
+    if torch is not None:
+        net, opt = _torch_convnet(torch, dtype)
+        X = torch.tensor(data["X_train"])
+        y = torch.tensor(data["y_train"])
+        rng = np.random.default_rng(0)
+
+        def step():
+            idx = torch.tensor(rng.choice(len(y), batch))
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(net(X[idx]), y[idx])
+            loss.backward()
+            opt.step()
+
+        t = time_call(step, iterations, 2)
+        rows.append(
+            _row(
+                "training iteration",
+                "ThreeLayerConvNet batch 50",
+                dtype,
+                "pytorch",
+                t,
+                note=f"epoch of {CIFAR_TRAIN} ~ {t * CIFAR_TRAIN / batch:.0f} s",
+            )
+        )
+    return rows
+
+
+def _epoch_child(num_train: int, iterations: int) -> None:
+    """In a fresh process: load the data, train, print the peak resident memory (JSON)."""
+    from cs231n_lib.data_utils import get_offline_data
+    from cs231n_lib.solver import Solver
+
+    naive = load_naive_layers()
+    data = get_offline_data(num_training=num_train, num_validation=1000, num_test=0)
+    np.random.seed(0)  # noqa: NPY002
+    model = naive["ThreeLayerConvNet"](weight_scale=1e-3, dtype=np.float32)
+    solver = Solver(
+        model,
+        data,
+        update_rule="adam",
+        batch_size=50,
+        num_epochs=1,
+        num_train_samples=1000,
+        verbose=False,
+        progress=False,
+        seed=0,
+    )
+    start = time.perf_counter()
+    for _ in range(iterations):
+        solver._step()
+    seconds = time.perf_counter() - start
+    solver.check_accuracy(data["X_val"], data["y_val"])
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    print(
+        json.dumps(
+            {
+                "peak_rss_bytes": peak,
+                "x_train_bytes": data["X_train"].nbytes,
+                "iterations": iterations,
+                "seconds": seconds,
+            }
+        )
+    )
+
+
+def memory_row(num_train: int, iterations: int) -> dict[str, Any]:
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cs231n_lib.bench",
+            "--epoch-child",
+            str(num_train),
+            str(iterations),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    if res.returncode != 0:
+        return {"op": "peak memory", "error": res.stderr[-500:]}
+    info = json.loads(res.stdout.strip().splitlines()[-1])
+    info.update(op="peak memory", num_train=num_train)
+    return info
+
+
+def format_table(rows: list[dict[str, Any]], ceilings: dict[str, float]) -> str:
+    """Rows as a fixed-width table with speedups over naive and ratios to PyTorch."""
+    lines = [
+        f"{'op':<19} {'shape':<27} {'dtype':<8} {'path':<14} {'time':>10} "
+        f"{'vs naive':>9} {'vs torch':>9} {'% GEMM':>7}  note",
+        "-" * 118,
+    ]
+    ref: dict[tuple, dict[str, float]] = {}
     for r in rows:
-        t = "-" if r["seconds"] is None else f"{r['seconds'] * 1e3:8.2f}ms"
-        s = "" if r["speedup"] is None else f"{r['speedup']:8.0f}x"
-        lines.append(f"{r['layer']:<14} {r['path']:<24} {t:>10} {s:>9}  {r['note']}")
+        if r.get("seconds"):
+            ref.setdefault((r["op"], r["shape"], r["dtype"]), {})[r["path"]] = r["seconds"]
+    for r in rows:
+        if "seconds" not in r:
+            continue
+        peers = ref.get((r["op"], r["shape"], r["dtype"]), {})
+        t = r["seconds"]
+        speed = f"{peers['naive'] / t:8.0f}x" if "naive" in peers and t else ""
+        torch_ratio = f"{t / peers['pytorch']:8.2f}x" if "pytorch" in peers and t else ""
+        pct = f"{100 * r['gflops'] / ceilings[r['dtype']]:6.1f}%" if r.get("gflops") else ""
+        lines.append(
+            f"{r['op']:<19} {r['shape']:<27} {r['dtype']:<8} {r['path']:<14} "
+            f"{t * 1e3:8.2f}ms {speed:>9} {torch_ratio:>9} {pct:>7}  {r.get('note', '')}"
+        )
     return "\n".join(lines)
+
+
+def chart(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    timed = [r for r in rows if r.get("seconds") and r["path"] != "naive"]
+    labels = [f"{r['op']} {r['dtype']}\n{r['shape']}" for r in timed]
+    keys = list(dict.fromkeys(labels))
+    paths = list(dict.fromkeys(r["path"] for r in timed))
+    fig, ax = plt.subplots(figsize=(max(8, len(keys) * 0.9), 5))
+    width = 0.8 / max(1, len(paths))
+    for i, p in enumerate(paths):
+        vals = [
+            next(
+                (
+                    r["seconds"] * 1e3
+                    for r, lab in zip(timed, labels, strict=True)
+                    if lab == k and r["path"] == p
+                ),
+                0,
+            )
+            for k in keys
+        ]
+        ax.bar(np.arange(len(keys)) + i * width, vals, width, label=p)
+    ax.set_xticks(np.arange(len(keys)) + 0.4 - width / 2)
+    ax.set_xticklabels(keys, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("milliseconds (median)")
+    ax.set_yscale("log")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--epoch-child"]:
+        _epoch_child(int(argv[1]), int(argv[2]))
+        return 0
+    parser = argparse.ArgumentParser(
+        prog="python -m cs231n_lib.bench", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small repeats, no full-epoch memory run (CI)"
+    )
+    parser.add_argument(
+        "--out", default="bench-results", help="folder for bench.json and bench.png"
+    )
+    parser.add_argument("--repeats", type=int, default=None, help="runs per fast measurement")
+    args = parser.parse_args(argv)
+    repeats = args.repeats or (2 if args.quick else 9)
+    naive = load_naive_layers()
+    torch = _torch()
+    dtypes = (np.float32, np.float64)
+    ceilings = {
+        np.dtype(d).name: gemm_ceiling(d, 512 if args.quick else 1024, repeats) for d in dtypes
+    }
+    rows: list[dict[str, Any]] = []
+    for d in dtypes:
+        rows += conv_rows(NOTEBOOK_CONV_SHAPE, d, naive, repeats, "notebook (100,3,31,31)")
+        rows += pool_rows(NOTEBOOK_POOL_SHAPE, d, naive, repeats, "notebook (100,3,32,32)")
+        if not args.quick:
+            rows += conv_rows(TRAINING_CONV_SHAPE, d, naive, repeats, "training (50,3,32,32)")
+        rows += pool_rows(
+            TRAINING_POOL_SHAPE,
+            d,
+            naive if not args.quick else {},
+            repeats,
+            "training (50,32,32,32)",
+        )
+        rows += training_rows(d, naive, 3 if args.quick else 20)
+    memory = memory_row(2000, 5) if args.quick else memory_row(CIFAR_TRAIN, CIFAR_TRAIN // 50)
+    report = {
+        "machine": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "cpus": len(os.sched_getaffinity(0)),
+            "backend": fast_layers.BACKEND,
+            "torch": getattr(torch, "__version__", None),
+        },
+        "gemm_gflops": ceilings,
+        "rows": rows,
+        "memory": memory,
+        "quick": args.quick,
+    }
+    print(
+        f"GEMM ceiling: {ceilings['float32']:.0f} GFLOP/s float32, "
+        f"{ceilings['float64']:.0f} GFLOP/s float64; backend {fast_layers.BACKEND}; "
+        f"PyTorch {'not installed' if torch is None else torch.__version__}"
+    )
+    print(format_table(rows, ceilings))
+    if "peak_rss_bytes" in memory:
+        print(
+            f"\npeak RSS, float32 training ({memory['num_train']} images, {memory['iterations']} "
+            f"iterations): {memory['peak_rss_bytes'] / 2**30:.2f} GiB "
+            f"(training array {memory['x_train_bytes'] / 2**30:.2f} GiB)"
+        )
+    else:
+        print(f"\npeak memory run failed: {memory.get('error')}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(report, indent=1))
+    chart(rows, out / "bench.png")
+    print(f"\nwrote {out / 'bench.json'} and {out / 'bench.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

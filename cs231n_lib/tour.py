@@ -137,8 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cs231n_lib.fast_layers.BACKEND = {fast_layers.BACKEND!r} ({compiled})")
 
     _section("naive vs fast, the notebook's conv shape")
-    rows = bench.conv_naive_vs_fast(repeats=args.repeats)
-    print(bench.format_table(rows))
+    ceilings = {"float64": bench.gemm_ceiling(np.float64, 512, args.repeats)}
+    naive = bench.load_naive_layers()
+    if not naive:
+        print("(the naive layers are the students' work: run this in the kit's repository,")
+        print(" where the instructor's source notebooks are, to time them too)")
+    rows = bench.conv_rows(
+        bench.NOTEBOOK_CONV_SHAPE, np.float64, naive, args.repeats, "notebook (100,3,31,31)"
+    )
+    print(bench.format_table(rows, ceilings))
 
     _section("a short Solver run")
     data, source = load_course_data(
