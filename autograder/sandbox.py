@@ -778,6 +778,24 @@ def _serve(
     return outcomes
 
 
+def _child_config(
+    limits: Limits, uid: int | None, plan: dict[str, list[str]], inputs: Path, work: Path
+) -> dict[str, Any]:
+    """What ``_child.py`` reads before it runs anything: limits, identity, directories."""
+    return {
+        "uid": uid,
+        "cpu_seconds": limits.cpu_seconds,
+        "memory_mb": limits.memory_mb,
+        "max_processes": limits.max_processes,
+        "max_file_mb": limits.max_file_mb,
+        "network": limits.network,
+        "expose": plan,
+        "sys_path": _import_roots(),
+        "inputs": str(inputs),
+        "work": str(work),
+    }
+
+
 def run_command(
     argv: list[str],
     cwd: Path,
@@ -800,17 +818,7 @@ def run_command(
         if uid is not None:
             os.chown(inputs, 0, uid)
             os.chmod(inputs, 0o750)
-        config = {
-            "uid": uid,
-            "cpu_seconds": limits.cpu_seconds,
-            "memory_mb": limits.memory_mb,
-            "max_processes": limits.max_processes,
-            "max_file_mb": limits.max_file_mb,
-            "network": limits.network,
-            "expose": plan,
-            "inputs": str(inputs),
-            "work": str(cwd),
-        }
+        config = _child_config(limits, uid, plan, inputs, Path(cwd))
         config_path = inputs / "config.json"
         config_path.write_text(json.dumps(config), encoding="utf-8")
         proc = subprocess.Popen(
@@ -902,18 +910,7 @@ def run_calls(
         if uid is not None:
             plan = _exposure_plan(_needed_dirs(), [str(scratch.work), str(scratch.inputs)])
             _kill_uid(uid)  # leftovers of an earlier run would count against RLIMIT_NPROC
-        config = {
-            "uid": uid,
-            "cpu_seconds": limits.cpu_seconds,
-            "memory_mb": limits.memory_mb,
-            "max_processes": limits.max_processes,
-            "max_file_mb": limits.max_file_mb,
-            "network": limits.network,
-            "expose": plan,
-            "sys_path": _import_roots(),
-            "inputs": str(scratch.inputs),
-            "work": str(scratch.work),
-        }
+        config = _child_config(limits, uid, plan, scratch.inputs, scratch.work)
         config_path = scratch.write(code, specs, config)
         outcomes: list[Outcome] = []
         texts: list[str] = []
