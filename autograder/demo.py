@@ -352,9 +352,8 @@ def memory_and_output(nbs: Notebooks, course: Path) -> list[str]:
         "spatial_batchnorm_forward",
         """
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):
-    hog = []
-    while True:
-        hog.append(bytearray(50 * 1024 * 1024))
+    # One terabyte at once: far past any sandbox memory limit, refused at once.
+    return np.ones(1 << 40, dtype=np.uint8), None
 """,
     )
     append_code(nbs, NB1, "conv_forward_naive", 'print("x" * 5_000_000)')

@@ -590,7 +590,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += pool_rows(
             TRAINING_POOL_SHAPE,
             d,
-            naive if not args.quick else {},
+            naive,
             repeats,
             "training (50,32,32,32)",
         )
