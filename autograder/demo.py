@@ -501,6 +501,7 @@ def build_demo_course(
 def main(argv: list[str] | None = None) -> int:
     from autograder.api import grade
     from autograder.reports import grade_table
+    from autograder.sandbox import Limits
 
     parser = argparse.ArgumentParser(
         prog="python -m autograder.demo", description=__doc__.split("\n")[0]
@@ -518,7 +519,11 @@ def main(argv: list[str] | None = None) -> int:
         "cheating, crashing and malformed ones.\n"
     )
     start = time.perf_counter()
-    run = grade(dest, ASSIGNMENT, workers=args.workers, secret="demo-secret", regrade=True)
+    # Honest calls take milliseconds; 5 s per test keeps the crashing examples quick.
+    limits = Limits(wall_seconds_per_test=5.0)
+    run = grade(
+        dest, ASSIGNMENT, workers=args.workers, secret="demo-secret", regrade=True, limits=limits
+    )
     print(
         f"\ngraded {len(run.results)} submissions with --workers {args.workers} "
         f"in {time.perf_counter() - start:.1f} s\n"
