@@ -124,13 +124,14 @@ results with the reference by relative error.</p>
 
 def grade_table(results: list[SubmissionResult]) -> str:
     """A fixed-width table: one line per student."""
-    lines = [f"{'student':<22} {'score':>9}  {'status':<9} flags", "-" * 60]
+    w = max([len("student")] + [len(r.student_id) for r in results])
+    lines = [f"{'student':<{w}} {'score':>9}  {'status':<9} flags", "-" * (w + 38)]
     for r in sorted(results, key=lambda r: r.student_id):
         kinds = sorted(
             {f.kind for f in r.flags} | ({"mismatch"} if any(t.flagged for t in r.tests) else set())
         )
         lines.append(
-            f"{r.student_id:<22} {r.score:>4g}/{r.max_score:<4g}  {r.status:<9} {', '.join(kinds)}"
+            f"{r.student_id:<{w}} {r.score:>4g}/{r.max_score:<4g}  {r.status:<9} {', '.join(kinds)}"
         )
     return "\n".join(lines)
 
