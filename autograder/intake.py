@@ -251,8 +251,12 @@ def _parse_cell_code(text: str) -> ast.Module | None:
         return None
 
 
-def _prelude(cells: list[dict]) -> str:
-    """The top-level imports of the source's plain code cells (not graded, not heavy)."""
+def prelude(cells: list[dict]) -> str:
+    """The top-level imports of the source's plain code cells (not graded, not heavy).
+
+    The one definition of the trusted code run before a notebook's solutions:
+    the student's in the sandbox and the instructor's in the grader alike.
+    """
     future, imports = [], []
     for cell in cells:
         if cell.get("cell_type") != "code" or _is_heavy(cell) or _nbgrader(cell).get("grade_id"):
@@ -329,7 +333,7 @@ def read_source(source_dir: Path) -> dict[str, SourceNotebook]:
             all_ids.add(grade_id)
             if not _is_heavy(cell):
                 graded[grade_id] = _source_cell(cell, grade_id)
-        sources[path.name] = SourceNotebook(path.name, graded, frozenset(all_ids), _prelude(cells))
+        sources[path.name] = SourceNotebook(path.name, graded, frozenset(all_ids), prelude(cells))
     return sources
 
 

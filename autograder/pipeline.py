@@ -3,7 +3,7 @@
 ``grade_submission`` is what every worker runs, on one machine or on a Dask
 cluster. It is a plain function of picklable arguments (a :class:`GradingJob`
 and a student id); what it needs from the course (references, points,
-preludes) it builds once per worker process and caches.
+the reference namespaces) it builds once per worker process and caches.
 
 Imports: the autograder's own modules, NumPy and the standard library.
 """
@@ -61,10 +61,8 @@ class _Course:
 
     tests: list[TestSpec]
     sources: dict[str, Any]
-    preludes: dict[str, str]
     points: dict[str, float]
     reference_ns: dict[str, dict[str, Any]]
-    solution_order: dict[str, list[str]]
     fingerprint: str
 
 
@@ -72,22 +70,18 @@ class _Course:
 def _course(source_dir: str, assignment: str, stamp: str) -> _Course:
     spec = load_spec(assignment)
     src = Path(source_dir)
-    preludes, points, refs, order = {}, {}, {}, {}
+    points, refs = {}, {}
     digest = hashlib.sha256(Path(spec.__file__).read_bytes())
     for nb in sorted({t.notebook for t in spec.TESTS}):
         path = src / nb
         cells = references.notebook_cells(path)
-        preludes[nb] = references.prelude(cells)
         points.update(references.test_points(cells))
         refs[nb] = references.build_reference_namespace(path)
-        order[nb] = list(references.solution_cells(cells))
         digest.update(path.read_bytes())
     missing = [t.grade_id for t in spec.TESTS if t.grade_id not in points]
     if missing:
         raise ValueError(f"the spec tests grade ids that no source notebook has: {missing}")
-    return _Course(
-        spec.TESTS, intake.read_source(src), preludes, points, refs, order, digest.hexdigest()
-    )
+    return _Course(spec.TESTS, intake.read_source(src), points, refs, digest.hexdigest())
 
 
 def load_course(job: GradingJob) -> _Course:
@@ -203,11 +197,11 @@ def _grade_notebook(
             else "the notebook could not be read"
         )
         return [_result(s, course.points[s.grade_id], MISSING, why) for s in specs]
-    solutions = [
-        nb_intake.solutions[g] for g in course.solution_order[nb] if g in nb_intake.solutions
-    ]
-    code = course.preludes[nb] + "\n\n" + "\n\n".join(solutions)
-    defined = _defined_names("\n\n".join(references.strip_magics(s) for s in solutions))
+    # The source's imports, then the student's solution cells in source order.
+    code = references.strip_magics(intake.student_code(nb_intake))
+    defined = _defined_names(
+        "\n\n".join(references.strip_magics(s) for s in nb_intake.solutions.values())
+    )
     if isinstance(defined, SyntaxError):
         reason = (
             f"your code has a syntax error (line {defined.lineno} of your solution cells): "
@@ -237,7 +231,7 @@ def _grade_notebook(
         planned.append((spec, cases))
     outcomes_by_id: dict[str, Outcome] = {}
     if calls:
-        outcomes, _log = run_calls(references.strip_magics(code), calls, job.limits, uid=uid)
+        outcomes, _log = run_calls(code, calls, job.limits, uid=uid)
         outcomes_by_id = {o.test_id: o for o in outcomes}
     for spec, cases in planned:
         outs = [outcomes_by_id[f"{spec.grade_id}#{i}"] for i in range(len(cases))]

@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from autograder import intake
+
 SOLUTION_MARK = "### BEGIN SOLUTION"
 
 
@@ -34,26 +36,6 @@ def _nbgrader(cell: dict[str, Any]) -> dict[str, Any]:
 def strip_magics(code: str) -> str:
     """Drop IPython-only lines (``%matplotlib inline``, ``!pip ...``): they are not Python."""
     return "\n".join(line for line in code.splitlines() if not line.lstrip().startswith(("%", "!")))
-
-
-def prelude(cells: list[dict[str, Any]]) -> str:
-    """The code every graded cell of a notebook may rely on: the setup before the first solution.
-
-    Code cells before the first solution cell that are neither graded nor tagged
-    ``heavy``, with IPython magics removed. It comes from the instructor's
-    notebook, never from the student's.
-    """
-    parts = []
-    for cell in cells:
-        meta = _nbgrader(cell)
-        if meta.get("solution"):
-            break
-        if cell.get("cell_type") != "code" or meta.get("grade"):
-            continue
-        if "heavy" in cell.get("metadata", {}).get("tags", []):
-            continue
-        parts.append(strip_magics(_source(cell)))
-    return "\n\n".join(parts)
 
 
 def solution_cells(cells: list[dict[str, Any]]) -> dict[str, str]:
@@ -81,7 +63,7 @@ def build_reference_namespace(path: Path) -> dict[str, Any]:
     """Run a source notebook's prelude and solution cells; return the resulting namespace."""
     cells = notebook_cells(path)
     namespace: dict[str, Any] = {"__name__": "__reference__"}
-    code = prelude(cells) + "\n\n" + "\n\n".join(solution_cells(cells).values())
+    code = intake.prelude(cells) + "\n\n" + "\n\n".join(solution_cells(cells).values())
     # Setup cells print (the notebook's scale, ...): keep that out of the grader's output.
     with contextlib.redirect_stdout(io.StringIO()):
         exec(compile(code, f"<reference {path.name}>", "exec"), namespace)  # noqa: S102
