@@ -26,7 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +157,20 @@ def _row(
     }
 
 
+def _each_backend() -> Iterator[str]:
+    """Switch to each col2im/pooling backend that is built, in turn; restore the first after."""
+    previous = fast_layers.BACKEND
+    try:
+        for backend in fast_layers.BACKENDS:
+            try:
+                fast_layers.set_backend(backend)
+            except ImportError:
+                continue
+            yield backend
+    finally:
+        fast_layers.set_backend(previous)
+
+
 def conv_rows(
     shape: dict[str, Any], dtype: Any, naive: dict[str, Any], repeats: int, label: str
 ) -> list[dict[str, Any]]:
@@ -195,41 +209,33 @@ def conv_rows(
                 2 * flops,
             )
         )
-    previous = fast_layers.BACKEND
-    try:
-        for backend in fast_layers.BACKENDS:
-            try:
-                fast_layers.set_backend(backend)
-            except ImportError:
-                continue
-            rows.append(
-                _row(
-                    "conv forward",
-                    label,
-                    dtype,
-                    f"fast ({backend})",
-                    time_call(lambda: fast_layers.conv_forward_fast(x, w, b, cp), repeats),
-                    flops,
-                )
+    for backend in _each_backend():
+        rows.append(
+            _row(
+                "conv forward",
+                label,
+                dtype,
+                f"fast ({backend})",
+                time_call(lambda: fast_layers.conv_forward_fast(x, w, b, cp), repeats),
+                flops,
             )
-            rows.append(
-                _row(
-                    "conv backward",
-                    label,
-                    dtype,
-                    f"fast ({backend})",
-                    time_call(lambda: fast_layers.conv_backward_fast(dout, cache), repeats),
-                    2 * flops,
-                )
+        )
+        rows.append(
+            _row(
+                "conv backward",
+                label,
+                dtype,
+                f"fast ({backend})",
+                time_call(lambda: fast_layers.conv_backward_fast(dout, cache), repeats),
+                2 * flops,
             )
-            f_out, f_cache = fast_layers.conv_forward_fast(x, w, b, cp)
-            fast_outputs = (f_out, *fast_layers.conv_backward_fast(dout, f_cache))
-            # One check covers the forward and backward rows of this path.
-            rows[-1]["agreement"] = {n: agreement(fast_outputs, r) for n, r in refs}
-            rows[-2]["agreement"] = rows[-1]["agreement"]
-            checked.append((rows[-1], fast_outputs))
-    finally:
-        fast_layers.set_backend(previous)
+        )
+        f_out, f_cache = fast_layers.conv_forward_fast(x, w, b, cp)
+        fast_outputs = (f_out, *fast_layers.conv_backward_fast(dout, f_cache))
+        # One check covers the forward and backward rows of this path.
+        rows[-1]["agreement"] = {n: agreement(fast_outputs, r) for n, r in refs}
+        rows[-2]["agreement"] = rows[-1]["agreement"]
+        checked.append((rows[-1], fast_outputs))
     torch = _torch()
     if torch is not None:
         tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
@@ -295,40 +301,32 @@ def pool_rows(
                 time_call(lambda: naive["max_pool_backward_naive"](dout, nc), 1, 0),
             )
         )
-    previous = fast_layers.BACKEND
-    try:
-        for backend in fast_layers.BACKENDS:
-            try:
-                fast_layers.set_backend(backend)
-            except ImportError:
-                continue
-            _, cache = fast_layers.max_pool_forward_fast(x, POOL)
-            rows.append(
-                _row(
-                    "max pool forward",
-                    label,
-                    dtype,
-                    f"fast ({backend})",
-                    time_call(lambda: fast_layers.max_pool_forward_fast(x, POOL), repeats),
-                )
+    for backend in _each_backend():
+        _, cache = fast_layers.max_pool_forward_fast(x, POOL)
+        rows.append(
+            _row(
+                "max pool forward",
+                label,
+                dtype,
+                f"fast ({backend})",
+                time_call(lambda: fast_layers.max_pool_forward_fast(x, POOL), repeats),
             )
-            rows.append(
-                _row(
-                    "max pool backward",
-                    label,
-                    dtype,
-                    f"fast ({backend})",
-                    time_call(lambda c=cache: fast_layers.max_pool_backward_fast(dout, c), repeats),
-                )
+        )
+        rows.append(
+            _row(
+                "max pool backward",
+                label,
+                dtype,
+                f"fast ({backend})",
+                time_call(lambda c=cache: fast_layers.max_pool_backward_fast(dout, c), repeats),
             )
-            f_out, f_cache = fast_layers.max_pool_forward_fast(x, POOL)
-            fast_outputs = (f_out, fast_layers.max_pool_backward_fast(dout, f_cache))
-            # One check covers the forward and backward rows of this path.
-            rows[-1]["agreement"] = {n: agreement(fast_outputs, r) for n, r in refs}
-            rows[-2]["agreement"] = rows[-1]["agreement"]
-            checked.append((rows[-1], fast_outputs))
-    finally:
-        fast_layers.set_backend(previous)
+        )
+        f_out, f_cache = fast_layers.max_pool_forward_fast(x, POOL)
+        fast_outputs = (f_out, fast_layers.max_pool_backward_fast(dout, f_cache))
+        # One check covers the forward and backward rows of this path.
+        rows[-1]["agreement"] = {n: agreement(fast_outputs, r) for n, r in refs}
+        rows[-2]["agreement"] = rows[-1]["agreement"]
+        checked.append((rows[-1], fast_outputs))
     torch = _torch()
     if torch is not None:
         tx = torch.tensor(x, requires_grad=True)
