@@ -1,10 +1,14 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""Compiled kernels: col2im of the fast conv backward, and max pooling with its argmax.
+"""Compiled kernels: im2col and col2im of the fast conv, and max pooling with its argmax.
 
-Nothing else lives here. ``col2im_6d`` checks and allocates in Python; the
+Nothing else lives here. Each ``def`` checks and allocates in Python; its
 loop runs in a ``cdef`` function over typed memoryviews of a fused
-float32/float64 type, without the GIL.
+float32/float64 type, without the GIL. The columns are laid out
+(N, C, HH, WW, Ho, Wo), so one image's block is the (C*HH*WW, Ho*Wo) matrix
+of its GEMM and the product comes out in NCHW order with no transpose.
 """
+
+from libc.string cimport memcpy, memset
 
 import numpy as np
 
@@ -13,66 +17,163 @@ ctypedef fused real:
     double
 
 
-cdef void _col2im_kernel(const real[:, :, :, :, :, ::1] cols,
-                         real[:, :, :, ::1] xp,
-                         Py_ssize_t stride) noexcept nogil:
-    # cols is (C, HH, WW, N, Ho, Wo): each entry is one input pixel's share of
-    # one output position; overlapping windows add into the same pixel.
-    cdef Py_ssize_t C = cols.shape[0], HH = cols.shape[1], WW = cols.shape[2]
-    cdef Py_ssize_t N = cols.shape[3], Ho = cols.shape[4], Wo = cols.shape[5]
-    cdef Py_ssize_t c, i, j, n, ho, wo, row
-    for c in range(C):
-        for i in range(HH):
-            for j in range(WW):
-                for n in range(N):
+cdef inline Py_ssize_t _first_inside(Py_ssize_t offset, Py_ssize_t stride) noexcept nogil:
+    # The smallest o >= 0 with o*stride + offset >= 0 (offset = window offset - pad).
+    if offset >= 0:
+        return 0
+    return (-offset + stride - 1) // stride
+
+
+cdef inline Py_ssize_t _end_inside(Py_ssize_t offset, Py_ssize_t stride, Py_ssize_t size,
+                                   Py_ssize_t count) noexcept nogil:
+    # One past the largest o < count with o*stride + offset < size.
+    cdef Py_ssize_t end
+    if size - offset <= 0:
+        return 0
+    end = (size - offset - 1) // stride + 1
+    return end if end < count else count
+
+
+cdef void _im2col_kernel(const real[:, :, :, ::1] x, real[:, :, :, :, :, ::1] cols,
+                         Py_ssize_t pad, Py_ssize_t stride) noexcept nogil:
+    # cols[n, c, i, j, ho, wo] = x[n, c, ho*stride + i - pad, wo*stride + j - pad], or 0 in
+    # the padding: the padded copy of x is never made. Each (ho) row of the output is
+    # written left to right through a pointer; with stride 1 its inside part is a memcpy.
+    cdef Py_ssize_t N = cols.shape[0], C = cols.shape[1], HH = cols.shape[2], WW = cols.shape[3]
+    cdef Py_ssize_t Ho = cols.shape[4], Wo = cols.shape[5], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t n, c, i, j, ho, wo, row, lo, hi, shift
+    cdef real* dst
+    cdef const real* src
+    for n in range(N):
+        for c in range(C):
+            for i in range(HH):
+                for j in range(WW):
+                    # The output columns whose input column is inside x, for this j.
+                    shift = j - pad
+                    lo = _first_inside(shift, stride)
+                    hi = _end_inside(shift, stride, W, Wo)
+                    if lo > Wo:
+                        lo = Wo
+                    if hi < lo:
+                        hi = lo
                     for ho in range(Ho):
-                        row = ho * stride + i
-                        for wo in range(Wo):
-                            xp[n, c, row, wo * stride + j] += cols[c, i, j, n, ho, wo]
+                        dst = &cols[n, c, i, j, ho, 0]
+                        row = ho * stride + i - pad
+                        if row < 0 or row >= H:
+                            memset(dst, 0, Wo * sizeof(real))
+                            continue
+                        src = &x[n, c, row, 0]
+                        memset(dst, 0, lo * sizeof(real))
+                        if stride == 1:
+                            memcpy(dst + lo, src + lo + shift, (hi - lo) * sizeof(real))
+                        else:
+                            for wo in range(lo, hi):
+                                dst[wo] = src[wo * stride + shift]
+                        memset(dst + hi, 0, (Wo - hi) * sizeof(real))
 
 
-def col2im_6d(cols, Py_ssize_t H, Py_ssize_t W, Py_ssize_t pad, Py_ssize_t stride):
-    """Sum columns back into a padded image: the adjoint of the strided im2col.
+cdef void _col2im_kernel(const real[:, :, :, :, :, ::1] cols, real[:, :, :, ::1] dx,
+                         Py_ssize_t pad, Py_ssize_t stride) noexcept nogil:
+    # The adjoint of _im2col_kernel: each entry goes back to the pixel it was read from,
+    # overlapping windows add up, and entries that came from the padding are dropped.
+    cdef Py_ssize_t N = cols.shape[0], C = cols.shape[1], HH = cols.shape[2], WW = cols.shape[3]
+    cdef Py_ssize_t Ho = cols.shape[4], Wo = cols.shape[5], H = dx.shape[2], W = dx.shape[3]
+    cdef Py_ssize_t n, c, i, j, ho, wo, row, lo, hi
+    for n in range(N):
+        for c in range(C):
+            for i in range(HH):
+                for j in range(WW):
+                    lo = _first_inside(j - pad, stride)
+                    hi = _end_inside(j - pad, stride, W, Wo)
+                    for ho in range(Ho):
+                        row = ho * stride + i - pad
+                        if row < 0 or row >= H:
+                            continue
+                        for wo in range(lo, hi):
+                            dx[n, c, row, wo * stride + j - pad] += cols[n, c, i, j, ho, wo]
+
+
+def _check_real(name, a, ndim, layout):
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array; got {type(a).__name__}")
+    if a.dtype != np.float32 and a.dtype != np.float64:
+        raise TypeError(f"{name} must be float32 or float64; got dtype {a.dtype}")
+    if a.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D {layout}; got shape {a.shape}")
+    return np.ascontiguousarray(a)
+
+
+def im2col_6d(x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad, Py_ssize_t stride):
+    """The windows of a zero-padded input, copied out for one GEMM per image.
 
     Parameters
     ----------
-    cols : ndarray of shape (C, HH, WW, N, Ho, Wo), float32 or float64, C-contiguous
+    x : ndarray of shape (N, C, H, W), float32 or float64
+    HH, WW : int
+        Window height and width.
+    pad, stride : int
+        Zeros on every side, and the step between windows (>= 1).
+
+    Returns
+    -------
+    cols : ndarray of shape (N, C, HH, WW, Ho, Wo), dtype of ``x``, C-contiguous
+        ``cols[n, c, i, j, ho, wo] == xp[n, c, ho*stride + i, wo*stride + j]`` where ``xp`` is
+        ``x`` padded; ``Ho = 1 + (H + 2*pad - HH) // stride`` and ``Wo`` likewise.
+    """
+    x = _check_real("x", x, 4, "(N, C, H, W)")
+    N, C, H, W = x.shape
+    if stride < 1 or pad < 0 or HH < 1 or WW < 1 or HH > H + 2 * pad or WW > W + 2 * pad:
+        raise ValueError(
+            f"bad window {HH}x{WW}, pad {pad}, stride {stride} for x of shape {x.shape}")
+    Ho, Wo = 1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride
+    cols = np.empty((N, C, HH, WW, Ho, Wo), dtype=x.dtype)
+    cdef float[:, :, :, ::1] x32
+    cdef double[:, :, :, ::1] x64
+    cdef float[:, :, :, :, :, ::1] c32
+    cdef double[:, :, :, :, :, ::1] c64
+    if x.dtype == np.float32:
+        x32, c32 = x, cols
+        with nogil:
+            _im2col_kernel(x32, c32, pad, stride)
+    else:
+        x64, c64 = x, cols
+        with nogil:
+            _im2col_kernel(x64, c64, pad, stride)
+    return cols
+
+
+def col2im_6d(cols, Py_ssize_t H, Py_ssize_t W, Py_ssize_t pad, Py_ssize_t stride):
+    """Sum columns back into the image: the adjoint of :func:`im2col_6d`.
+
+    Parameters
+    ----------
+    cols : ndarray of shape (N, C, HH, WW, Ho, Wo), float32 or float64
     H, W : int
         Height and width of the unpadded input.
     pad, stride : int
 
     Returns
     -------
-    dx : ndarray of shape (N, C, H, W), same dtype as ``cols``
+    dx : ndarray of shape (N, C, H, W), same dtype as ``cols``, C-contiguous
     """
-    if not isinstance(cols, np.ndarray):
-        raise TypeError(f"cols must be a NumPy array; got {type(cols).__name__}")
-    if cols.dtype != np.float32 and cols.dtype != np.float64:
-        raise TypeError(f"cols must be float32 or float64; got dtype {cols.dtype}")
-    if cols.ndim != 6:
-        raise ValueError(f"cols must be 6-D (C, HH, WW, N, Ho, Wo); got shape {cols.shape}")
-    C, HH, WW, N, Ho, Wo = cols.shape
-    if (Ho - 1) * stride + HH > H + 2 * pad or (Wo - 1) * stride + WW > W + 2 * pad:
+    cols = _check_real("cols", cols, 6, "(N, C, HH, WW, Ho, Wo)")
+    N, C, HH, WW, Ho, Wo = cols.shape
+    if stride < 1 or pad < 0 or (Ho - 1) * stride + HH > H + 2 * pad or (Wo - 1) * stride + WW > W + 2 * pad:
         raise ValueError(f"cols of shape {cols.shape} do not fit H={H}, W={W}, pad={pad}, stride={stride}")
-    cols = np.ascontiguousarray(cols)
-    xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
+    dx = np.zeros((N, C, H, W), dtype=cols.dtype)
     cdef float[:, :, :, :, :, ::1] c32
     cdef double[:, :, :, :, :, ::1] c64
     cdef float[:, :, :, ::1] x32
     cdef double[:, :, :, ::1] x64
     if cols.dtype == np.float32:
-        c32 = cols
-        x32 = xp
+        c32, x32 = cols, dx
         with nogil:
-            _col2im_kernel(c32, x32, stride)
+            _col2im_kernel(c32, x32, pad, stride)
     else:
-        c64 = cols
-        x64 = xp
+        c64, x64 = cols, dx
         with nogil:
-            _col2im_kernel(c64, x64, stride)
-    if pad == 0:
-        return xp
-    return xp[:, :, pad:pad + H, pad:pad + W]
+            _col2im_kernel(c64, x64, pad, stride)
+    return dx
 
 
 cdef void _max_pool_kernel(const real[:, :, :, ::1] x, real[:, :, :, ::1] out,
@@ -111,16 +212,6 @@ cdef void _max_pool_back_kernel(const real[:, :, :, ::1] dout,
                     dx[n, c, ho * stride + k // pw, wo * stride + k % pw] += dout[n, c, ho, wo]
 
 
-def _check_float(name, a):
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{name} must be a NumPy array; got {type(a).__name__}")
-    if a.dtype != np.float32 and a.dtype != np.float64:
-        raise TypeError(f"{name} must be float32 or float64; got dtype {a.dtype}")
-    if a.ndim != 4:
-        raise ValueError(f"{name} must be 4-D (N, C, H, W); got shape {a.shape}")
-    return np.ascontiguousarray(a)
-
-
 def max_pool_argmax(x, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t stride):
     """Max pooling with the index of each window's first maximum.
 
@@ -136,7 +227,7 @@ def max_pool_argmax(x, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t stride):
     argmax : ndarray of shape (N, C, Ho, Wo), uint8
         Row-major position of the first maximum in each window.
     """
-    x = _check_float("x", x)
+    x = _check_real("x", x, 4, "(N, C, H, W)")
     if ph * pw > 256 or ph > x.shape[2] or pw > x.shape[3] or stride < 1:
         raise ValueError(f"bad window {ph}x{pw} stride {stride} for x of shape {x.shape}")
     N, C, H, W = x.shape
@@ -164,7 +255,7 @@ def max_pool_scatter(dout, argmax, tuple x_shape, Py_ssize_t pw, Py_ssize_t stri
     -------
     dx : ndarray of shape ``x_shape``, dtype of ``dout``
     """
-    dout = _check_float("dout", dout)
+    dout = _check_real("dout", dout, 4, "(N, C, Ho, Wo)")
     if not isinstance(argmax, np.ndarray) or argmax.dtype != np.uint8 or argmax.shape != dout.shape:
         raise ValueError("argmax must be a uint8 array of dout's shape")
     argmax = np.ascontiguousarray(argmax)

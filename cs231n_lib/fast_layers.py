@@ -1,8 +1,9 @@
 """Fast convolution and pooling layers, with the course's ``(out, cache)`` contracts.
 
-Convolution is im2col by strides plus one GEMM; its backward pass scatters
-the column gradient back with col2im, compiled (``cs231n_lib._im2col``) when
-the extension was built, otherwise vectorised NumPy. The choice is made once,
+Convolution is im2col plus one GEMM per image; its backward pass scatters
+the column gradient back with col2im. Both are compiled
+(``cs231n_lib._im2col``) when the extension was built, otherwise vectorised
+NumPy (a strided view and its adjoint). The choice is made once,
 at import, and recorded in ``BACKEND`` (``"cython"`` or ``"numpy"``); the
 environment variable ``CS231N_BACKEND`` (``auto``, ``cython``, ``numpy``)
 overrides it, and :func:`set_backend` switches it at run time (the benchmark
@@ -41,7 +42,7 @@ from cs231n_lib._validation import (
     check_same_dtype,
     to_dtype,
 )
-from cs231n_lib.im2col import col2im_numpy, im2col_view, pad_input
+from cs231n_lib.im2col import col2im_numpy, im2col_numpy
 
 __all__ = [
     "BACKEND",
@@ -114,6 +115,12 @@ def set_backend(name: str) -> str:
     return previous
 
 
+def _im2col(x: np.ndarray, HH: int, WW: int, pad: int, stride: int) -> np.ndarray:
+    if _compiled is not None:
+        return _compiled.im2col_6d(x, HH, WW, pad, stride)
+    return im2col_numpy(x, HH, WW, pad, stride)
+
+
 def _col2im(cols: np.ndarray, H: int, W: int, pad: int, stride: int) -> np.ndarray:
     if _compiled is not None:
         return _compiled.col2im_6d(cols, H, W, pad, stride)
@@ -161,9 +168,12 @@ def pool_output_size(H: int, W: int, ph: int, pw: int, stride: int) -> tuple[int
 
 
 def _conv_params(conv_param: Any) -> tuple[int, int]:
-    check_params("conv_param", conv_param, required=("stride", "pad"))
+    check_params("conv_param", conv_param, required=("stride", "pad"), optional=("need_dx",))
     stride = check_int("conv_param['stride']", conv_param["stride"], 1)
     pad = check_int("conv_param['pad']", conv_param["pad"], 0)
+    need_dx = conv_param.get("need_dx", True)
+    if not isinstance(need_dx, (bool, np.bool_)):
+        raise TypeError(f"conv_param['need_dx'] must be True or False; got {need_dx!r}")
     return stride, pad
 
 
@@ -192,14 +202,16 @@ def conv_forward_fast(
     w : ndarray of shape (F, C, HH, WW), float32 or float64
     b : ndarray of shape (F,), dtype of ``w``
     conv_param : dict
-        ``stride`` (int >= 1) and ``pad`` (int >= 0, zeros on every side).
+        ``stride`` (int >= 1) and ``pad`` (int >= 0, zeros on every side);
+        optionally ``need_dx`` (bool, default True): False when ``x`` needs no
+        gradient (a network's input images), so the backward pass skips dx.
 
     Returns
     -------
     out : ndarray of shape (N, F, Ho, Wo), dtype of ``w``
     cache : tuple
-        ``(x, w, b, conv_param, cols)`` where ``cols`` is the
-        (C*HH*WW, N*Ho*Wo) im2col matrix, kept for the backward pass.
+        ``(x, w, b, conv_param, cols)`` where ``cols`` (N, C*HH*WW, Ho*Wo)
+        holds each image's im2col matrix, kept for the backward pass.
 
     Notes
     -----
@@ -225,11 +237,12 @@ def conv_forward_fast(
     stride, pad = _conv_params(conv_param)
     Ho, Wo = conv_output_size(H, W, HH, WW, stride, pad)
 
-    cols = im2col_view(pad_input(x, pad), HH, WW, stride).reshape(C * HH * WW, N * Ho * Wo)
-    out = w.reshape(F, -1) @ cols  # (F, N*Ho*Wo)
+    cols = _im2col(x, HH, WW, pad, stride).reshape(N, C * HH * WW, Ho * Wo)
+    # One GEMM per image, (F, C*HH*WW) @ (C*HH*WW, Ho*Wo): the stacked result
+    # (N, F, Ho*Wo) is already NCHW, so no transpose copy follows.
+    out = np.matmul(w.reshape(F, -1), cols)
     out += b[:, None]
-    out = np.ascontiguousarray(out.reshape(F, N, Ho, Wo).transpose(1, 0, 2, 3))  # (N, F, Ho, Wo)
-    return out, (x, w, b, dict(conv_param), cols)
+    return out.reshape(N, F, Ho, Wo), (x, w, b, dict(conv_param), cols)
 
 
 def conv_backward_fast(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -244,7 +257,8 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.n
 
     Returns
     -------
-    dx : ndarray of shape (N, C, H, W)
+    dx : ndarray of shape (N, C, H, W), or None
+        None when the forward pass had ``conv_param['need_dx'] = False``.
     dw : ndarray of shape (F, C, HH, WW)
     db : ndarray of shape (F,)
     """
@@ -253,13 +267,15 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.n
     F, _, HH, WW = w.shape
     stride, pad = conv_param["stride"], conv_param["pad"]
     Ho, Wo = conv_output_size(H, W, HH, WW, stride, pad)
-    dout = check_dout(dout, (N, F, Ho, Wo), x.dtype)
+    dout = check_dout(dout, (N, F, Ho, Wo), x.dtype).reshape(N, F, Ho * Wo)
 
-    db = dout.sum(axis=(0, 2, 3))
-    dout_mat = dout.transpose(1, 0, 2, 3).reshape(F, N * Ho * Wo)
-    dw = (dout_mat @ cols.T).reshape(w.shape)
-    dcols = w.reshape(F, -1).T @ dout_mat  # (C*HH*WW, N*Ho*Wo)
-    dx = _col2im(dcols.reshape(C, HH, WW, N, Ho, Wo), H, W, pad, stride)
+    db = dout.sum(axis=(0, 2))
+    # Per image (F, Ho*Wo) @ (Ho*Wo, C*HH*WW), summed over the batch.
+    dw = np.matmul(dout, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+    if not conv_param.get("need_dx", True):
+        return None, dw, db
+    dcols = np.matmul(w.reshape(F, -1).T, dout)  # (N, C*HH*WW, Ho*Wo)
+    dx = _col2im(dcols.reshape(N, C, HH, WW, Ho, Wo), H, W, pad, stride)
     return dx, dw, db
 
 

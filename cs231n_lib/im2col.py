@@ -1,9 +1,11 @@
 """im2col by strides, and the NumPy col2im that backs up the compiled one.
 
-``im2col_view`` builds no copy: it is an ``as_strided`` view of the padded
-input whose axes are (C, HH, WW, N, Ho, Wo). Reshaping it to
-(C*HH*WW, N*Ho*Wo) makes the one copy the GEMM needs. ``col2im_numpy`` is
-its adjoint: it adds every column entry back to the pixel it came from.
+The columns are laid out (N, C, HH, WW, Ho, Wo): reshaped to
+(N, C*HH*WW, Ho*Wo), image n's block is the right-hand matrix of its GEMM,
+and ``w.reshape(F, -1) @ cols`` gives (N, F, Ho*Wo), already NCHW.
+``im2col_numpy`` copies the windows out of an ``as_strided`` view of the
+padded input; ``col2im_numpy`` is its adjoint: it adds every column entry
+back to the pixel it came from and drops the padding.
 
 Imports: NumPy only.
 """
@@ -29,7 +31,7 @@ def im2col_view(xp: np.ndarray, HH: int, WW: int, stride: int) -> np.ndarray:
 
     Parameters
     ----------
-    xp : ndarray of shape (N, C, Hp, Wp), C-contiguous
+    xp : ndarray of shape (N, C, Hp, Wp)
         The already padded input.
     HH, WW : int
         Window height and width.
@@ -37,8 +39,8 @@ def im2col_view(xp: np.ndarray, HH: int, WW: int, stride: int) -> np.ndarray:
 
     Returns
     -------
-    view : ndarray of shape (C, HH, WW, N, Ho, Wo)
-        ``view[c, i, j, n, ho, wo] == xp[n, c, ho*stride + i, wo*stride + j]``,
+    view : ndarray of shape (N, C, HH, WW, Ho, Wo)
+        ``view[n, c, i, j, ho, wo] == xp[n, c, ho*stride + i, wo*stride + j]``,
         with ``Ho = 1 + (Hp - HH) // stride`` and ``Wo`` likewise.
     """
     xp = np.ascontiguousarray(xp)
@@ -49,37 +51,43 @@ def im2col_view(xp: np.ndarray, HH: int, WW: int, stride: int) -> np.ndarray:
     # Moving one window step is `stride` pixels; moving inside a window is one pixel.
     return as_strided(
         xp,
-        shape=(C, HH, WW, N, Ho, Wo),
-        strides=(sC, sH, sW, sN, stride * sH, stride * sW),
+        shape=(N, C, HH, WW, Ho, Wo),
+        strides=(sN, sC, sH, sW, stride * sH, stride * sW),
         writeable=False,
     )
 
 
-def col2im_numpy(cols: np.ndarray, H: int, W: int, pad: int, stride: int) -> np.ndarray:
-    """Sum columns back into the image: the adjoint of :func:`im2col_view`.
+def im2col_numpy(x: np.ndarray, HH: int, WW: int, pad: int, stride: int) -> np.ndarray:
+    """The windows of ``x`` zero-padded by ``pad``, copied to (N, C, HH, WW, Ho, Wo).
 
-    One vectorised add per window offset (HH*WW of them), each a strided
+    The NumPy twin of the compiled ``im2col_6d``: same layout, same values.
+    """
+    return np.ascontiguousarray(im2col_view(pad_input(x, pad), HH, WW, stride))
+
+
+def col2im_numpy(cols: np.ndarray, H: int, W: int, pad: int, stride: int) -> np.ndarray:
+    """Sum columns back into the image: the adjoint of :func:`im2col_numpy`.
+
+    One vectorised add per window offset (HH*WW of them), each into a strided
     slice of the padded gradient, so overlapping windows accumulate.
 
     Parameters
     ----------
-    cols : ndarray of shape (C, HH, WW, N, Ho, Wo)
+    cols : ndarray of shape (N, C, HH, WW, Ho, Wo)
     H, W : int
         Height and width of the unpadded input.
     pad, stride : int
 
     Returns
     -------
-    dx : ndarray of shape (N, C, H, W), same dtype as ``cols``
+    dx : ndarray of shape (N, C, H, W), same dtype as ``cols``, C-contiguous
     """
-    C, HH, WW, N, Ho, Wo = cols.shape
+    N, C, HH, WW, Ho, Wo = cols.shape
     xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
     for i in range(HH):
         for j in range(WW):
-            # cols[:, i, j] is (C, N, Ho, Wo); the target slice is (N, C, Ho, Wo).
-            xp[:, :, i : i + stride * Ho : stride, j : j + stride * Wo : stride] += cols[
-                :, i, j
-            ].transpose(1, 0, 2, 3)
+            # cols[:, :, i, j] is (N, C, Ho, Wo), the shape of the target slice.
+            xp[:, :, i : i + stride * Ho : stride, j : j + stride * Wo : stride] += cols[:, :, i, j]
     if pad == 0:
         return xp
-    return xp[:, :, pad : pad + H, pad : pad + W]
+    return np.ascontiguousarray(xp[:, :, pad : pad + H, pad : pad + W])

@@ -90,6 +90,10 @@ def test_compiled_kernel_refuses_integer_arrays():
     cols = np.zeros((1, 2, 2, 1, 2, 2), dtype=np.int64)
     with pytest.raises(TypeError, match="cols must be float32 or float64; got dtype int64"):
         compiled.col2im_6d(cols, 3, 3, 0, 1)
+    with pytest.raises(TypeError, match="x must be float32 or float64; got dtype int64"):
+        compiled.im2col_6d(np.zeros((1, 1, 3, 3), dtype=np.int64), 2, 2, 0, 1)
+    with pytest.raises(ValueError, match="bad window 5x2, pad 0, stride 1"):
+        compiled.im2col_6d(np.zeros((1, 1, 3, 3)), 5, 2, 0, 1)
     with pytest.raises(ValueError, match="do not fit H=2"):
         compiled.col2im_6d(cols.astype(np.float64), 2, 2, 0, 1)
     with pytest.raises(TypeError, match="x must be float32 or float64; got dtype int32"):

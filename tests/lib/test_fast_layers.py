@@ -177,6 +177,73 @@ def test_conv_computes_in_the_parameters_dtype(backend):
         np.testing.assert_array_equal(got, ref)
 
 
+# Cases where whole windows, rows or columns of cols lie in the padding.
+PADDING_HEAVY = [
+    ((1, 1, 2, 3), 1, 1, 4, 3),  # pad larger than the input: most windows see only zeros
+    ((2, 2, 5, 4), 3, 2, 2, 2),
+    ((1, 3, 1, 1), 3, 3, 1, 1),  # a single pixel in the middle of a 3x3 window
+]
+
+
+def _im2col_cases():
+    for seed in range(12):
+        x, w, _, cp = random_conv_case(seed)
+        yield x, w.shape[2], w.shape[3], cp["pad"], cp["stride"]
+    rng = np.random.default_rng(7)
+    for shape, HH, WW, pad, stride in PADDING_HEAVY:
+        yield rng.standard_normal(shape), HH, WW, pad, stride
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_im2col_equals_its_definition(backend, dtype):
+    from cs231n_lib import fast_layers
+
+    for x, HH, WW, pad, stride in _im2col_cases():
+        x = x.astype(dtype)
+        got = fast_layers._im2col(x, HH, WW, pad, stride)
+        case = f"x.shape={x.shape} window={HH}x{WW} pad={pad} stride={stride}"
+        assert got.dtype == dtype, case
+        # A pure copy: every entry must be exactly the pixel (or zero) it names.
+        np.testing.assert_array_equal(
+            got, twins.im2col_loops(x, HH, WW, pad, stride), err_msg=case
+        )
+
+
+def test_col2im_is_the_adjoint_of_im2col(backend):
+    """<im2col(x), c> == <x, col2im(c)> for every x and c: the defining property."""
+    from cs231n_lib import fast_layers
+
+    rng = np.random.default_rng(3)
+    for x, HH, WW, pad, stride in _im2col_cases():
+        cols = fast_layers._im2col(x, HH, WW, pad, stride)
+        c = rng.standard_normal(cols.shape)
+        back = fast_layers._col2im(c, x.shape[2], x.shape[3], pad, stride)
+        assert back.shape == x.shape and back.flags.c_contiguous
+        lhs, rhs = np.sum(cols * c), np.sum(x * back)
+        err = abs(lhs - rhs) / max(1.0, abs(lhs))
+        case = f"x.shape={x.shape} window={HH}x{WW} pad={pad} stride={stride}"
+        assert err <= TWIN_TOL, f"{case}: <im2col(x), c>={lhs} but <x, col2im(c)>={rhs}"
+
+
+def test_need_dx_false_skips_only_dx(backend):
+    x, w, b, cp = random_conv_case(5)
+    out, cache = conv_forward_fast(x, w, b, cp)
+    out_skip, cache_skip = conv_forward_fast(x, w, b, dict(cp, need_dx=False))
+    np.testing.assert_array_equal(out_skip, out)
+    dout = np.random.default_rng(5).standard_normal(out.shape)
+    dx, dw, db = conv_backward_fast(dout, cache)
+    none, dw_skip, db_skip = conv_backward_fast(dout, cache_skip)
+    assert none is None and dx is not None
+    np.testing.assert_array_equal(dw_skip, dw)
+    np.testing.assert_array_equal(db_skip, db)
+
+
+def test_need_dx_must_be_a_bool():
+    x, w, b, cp = random_conv_case(5)
+    with pytest.raises(TypeError, match=r"conv_param\['need_dx'\] must be True or False; got 'no'"):
+        conv_forward_fast(x, w, b, dict(cp, need_dx="no"))
+
+
 # --- pooling -----------------------------------------------------------------------
 
 

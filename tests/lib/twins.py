@@ -24,6 +24,20 @@ def conv_forward_loops(x, w, b, stride, pad):
     return out
 
 
+def im2col_loops(x, HH, WW, pad, stride):
+    """``cols[n, c, i, j, ho, wo]`` by its definition: the input pixel under window
+    offset (i, j) of output position (ho, wo), or 0 where that pixel is padding."""
+    N, C, H, W = x.shape
+    Ho = 1 + (H + 2 * pad - HH) // stride
+    Wo = 1 + (W + 2 * pad - WW) // stride
+    cols = np.zeros((N, C, HH, WW, Ho, Wo))
+    for n, c, i, j, ho, wo in np.ndindex(cols.shape):
+        row, col = ho * stride + i - pad, wo * stride + j - pad
+        if 0 <= row < H and 0 <= col < W:
+            cols[n, c, i, j, ho, wo] = x[n, c, row, col]
+    return cols
+
+
 def conv_backward_loops(dout, x, w, stride, pad):
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
