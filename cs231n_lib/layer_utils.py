@@ -212,7 +212,8 @@ def conv_relu_pool_forward(
     w : ndarray of shape (F, C, HH, WW), same dtype as ``x``
     b : ndarray of shape (F,), same dtype as ``x``
     conv_param : dict
-        ``stride`` and ``pad``.
+        ``stride`` and ``pad``; ``need_dx`` as for
+        :func:`cs231n_lib.fast_layers.conv_forward_fast`.
     pool_param : dict
         ``pool_height``, ``pool_width`` and ``stride``.
 
@@ -220,18 +221,22 @@ def conv_relu_pool_forward(
     -------
     out : ndarray of shape (N, F, Hp, Wp)
     cache : tuple
-        ``(conv_cache, relu_cache, pool_cache)``.
+        ``(conv_cache, pool_cache, relu_cache)``.
 
     Notes
     -----
     With the conv output size ``Ho, Wo`` as in :func:`conv_relu_forward`,
     ``Hp = 1 + (Ho - pool_height) // pool_stride`` and
     ``Wp = 1 + (Wo - pool_width) // pool_stride``.
+
+    The ReLU runs after the pooling, on the smaller array: ReLU is
+    monotone, so ``max(relu(a)) == relu(max(a))``, and the gradients agree
+    too (a window whose maximum is <= 0 passes no gradient either way).
     """
     a, conv_cache = conv_forward_fast(x, w, b, conv_param)
-    s, relu_cache = relu_forward(a)
-    out, pool_cache = max_pool_forward_fast(s, pool_param)
-    return out, (conv_cache, relu_cache, pool_cache)
+    p, pool_cache = max_pool_forward_fast(a, pool_param)
+    out, relu_cache = relu_forward(p)
+    return out, (conv_cache, pool_cache, relu_cache)
 
 
 def conv_relu_pool_backward(dout: np.ndarray, cache: tuple) -> Grads3:
@@ -245,13 +250,13 @@ def conv_relu_pool_backward(dout: np.ndarray, cache: tuple) -> Grads3:
 
     Returns
     -------
-    dx : ndarray of shape (N, C, H, W)
+    dx : ndarray of shape (N, C, H, W), or None if ``conv_param['need_dx']`` was False
     dw : ndarray of shape (F, C, HH, WW)
     db : ndarray of shape (F,)
     """
-    conv_cache, relu_cache, pool_cache = cache
-    ds = max_pool_backward_fast(dout, pool_cache)
-    da = relu_backward(ds, relu_cache)
+    conv_cache, pool_cache, relu_cache = cache
+    dp = relu_backward(dout, relu_cache)
+    da = max_pool_backward_fast(dp, pool_cache)
     return conv_backward_fast(da, conv_cache)
 
 
