@@ -376,14 +376,40 @@ def _torch_convnet(torch: Any, dtype: Any) -> tuple[Any, Any]:
     return net, torch.optim.Adam(net.parameters(), lr=1e-3)
 
 
+def time_side_by_side(
+    fns: dict[str, Callable[[], Any]], repeats: int, block: int = 5, warmup: int = 2
+) -> dict[str, float]:
+    """Median seconds per call of each function, timed in alternating blocks.
+
+    Running the contenders in turn, ``block`` calls at a time, exposes them
+    to the same drift in machine load, so their ratio is fairer than that of
+    two back-to-back measurements.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    while min(len(t) for t in times.values()) < repeats:
+        for name, fn in fns.items():
+            for _ in range(block):
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def training_rows(dtype: Any, naive: dict[str, Any], iterations: int) -> list[dict[str, Any]]:
-    """One ThreeLayerConvNet training iteration (minibatch, loss, backward, Adam step)."""
+    """One ThreeLayerConvNet training iteration (minibatch, loss, backward, Adam step).
+
+    The kit's step is ``Solver._step`` on the source notebook's model; PyTorch's
+    is the same network, loss and optimiser. The two are timed in alternation.
+    """
     from cs231n_lib.data_utils import get_offline_data
     from cs231n_lib.solver import Solver
 
-    rows = []
     data = get_offline_data(num_training=500, num_validation=50, num_test=0, dtype=dtype)
     batch = 50
+    steps: dict[str, Callable[[], Any]] = {}
     if "ThreeLayerConvNet" in naive:
         np.random.seed(0)  # noqa: NPY002 - the course's model draws from the global generator
         model = naive["ThreeLayerConvNet"](weight_scale=1e-3, dtype=dtype)
@@ -397,17 +423,7 @@ def training_rows(dtype: Any, naive: dict[str, Any], iterations: int) -> list[di
             progress=False,
             seed=0,
         )
-        t = time_call(solver._step, iterations, 2)
-        rows.append(
-            _row(
-                "training iteration",
-                "ThreeLayerConvNet batch 50",
-                dtype,
-                "kit",
-                t,
-                note=f"epoch of {CIFAR_TRAIN} ~ {t * CIFAR_TRAIN / batch:.0f} s",
-            )
-        )
+        steps["kit"] = solver._step
     torch = _torch()
     if torch is not None:
         net, opt = _torch_convnet(torch, dtype)
@@ -415,29 +431,55 @@ def training_rows(dtype: Any, naive: dict[str, Any], iterations: int) -> list[di
         y = torch.tensor(data["y_train"])
         rng = np.random.default_rng(0)
 
-        def step():
+        def torch_step():
             idx = torch.tensor(rng.choice(len(y), batch))
             opt.zero_grad()
             loss = torch.nn.functional.cross_entropy(net(X[idx]), y[idx])
             loss.backward()
             opt.step()
 
-        t = time_call(step, iterations, 2)
-        rows.append(
-            _row(
-                "training iteration",
-                "ThreeLayerConvNet batch 50",
-                dtype,
-                "pytorch",
-                t,
-                note=f"epoch of {CIFAR_TRAIN} ~ {t * CIFAR_TRAIN / batch:.0f} s",
-            )
+        steps["pytorch"] = torch_step
+    if not steps:
+        return []
+    medians = time_side_by_side(steps, iterations)
+    return [
+        _row(
+            "training iteration",
+            "ThreeLayerConvNet batch 50",
+            dtype,
+            path,
+            t,
+            note=f"epoch of {CIFAR_TRAIN} ~ {t * CIFAR_TRAIN / batch:.0f} s",
         )
-    return rows
+        for path, t in medians.items()
+    ]
 
 
-def _epoch_child(num_train: int, iterations: int) -> None:
-    """In a fresh process: load the data, train, print the peak resident memory (JSON)."""
+def _peak_rss_bytes() -> int:
+    """This process's peak resident memory since its ``exec``.
+
+    ``VmHWM`` of ``/proc/self/status``, not ``getrusage``: Linux keeps
+    ``ru_maxrss`` across ``execve``, so a child started from a big parent
+    would report the parent's size at the fork.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
+    # Elsewhere: ru_maxrss, in KiB on Linux and bytes on macOS.
+    scale = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+def _epoch_child(num_train: int, epochs: int) -> None:
+    """In a fresh process: load the data, run ``Solver.train``, print the peak resident memory.
+
+    The run is the course's: ThreeLayerConvNet in float32, Adam, batch 50,
+    with the Solver's accuracy checks at the start and at each epoch's end.
+    """
     from cs231n_lib.data_utils import get_offline_data
     from cs231n_lib.solver import Solver
 
@@ -449,32 +491,34 @@ def _epoch_child(num_train: int, iterations: int) -> None:
         model,
         data,
         update_rule="adam",
+        optim_config={"learning_rate": 1e-3},
         batch_size=50,
-        num_epochs=1,
+        num_epochs=epochs,
         num_train_samples=1000,
         verbose=False,
         progress=False,
         seed=0,
     )
     start = time.perf_counter()
-    for _ in range(iterations):
-        solver._step()
+    solver.train()
     seconds = time.perf_counter() - start
-    solver.check_accuracy(data["X_val"], data["y_val"])
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    peak = _peak_rss_bytes()
     print(
         json.dumps(
             {
                 "peak_rss_bytes": peak,
                 "x_train_bytes": data["X_train"].nbytes,
-                "iterations": iterations,
+                "epochs": epochs,
+                "iterations": len(solver.loss_history),
                 "seconds": seconds,
+                "val_acc": solver.best_val_acc,
             }
         )
     )
 
 
-def memory_row(num_train: int, iterations: int) -> dict[str, Any]:
+def memory_row(num_train: int, epochs: int = 1) -> dict[str, Any]:
+    """Peak resident memory of a float32 training run in a fresh process."""
     res = subprocess.run(
         [
             sys.executable,
@@ -482,7 +526,7 @@ def memory_row(num_train: int, iterations: int) -> dict[str, Any]:
             "cs231n_lib.bench",
             "--epoch-child",
             str(num_train),
-            str(iterations),
+            str(epochs),
         ],
         capture_output=True,
         text=True,
@@ -518,6 +562,100 @@ def format_table(rows: list[dict[str, Any]], ceilings: dict[str, float]) -> str:
             f"{r['op']:<19} {r['shape']:<27} {r['dtype']:<8} {r['path']:<14} "
             f"{t * 1e3:8.2f}ms {speed:>9} {torch_ratio:>9} {pct:>7}  {r.get('note', '')}"
         )
+    return "\n".join(lines)
+
+
+# The issue's targets: (what, limit). Ratios are kit / PyTorch from this run's rows.
+MEMORY_LIMIT_BYTES = 0.8e9
+
+
+def _seconds(
+    rows: list[dict[str, Any]], op: str, shape: str, dtype: str, path: str
+) -> float | None:
+    for r in rows:
+        if (r["op"], r["shape"], r["dtype"], r["path"]) == (op, shape, dtype, path):
+            return r.get("seconds")
+    return None
+
+
+def _ratio_target(name: str, kit: float | None, torch: float | None, limit: float) -> dict:
+    if not kit or not torch:
+        return {
+            "target": name,
+            "limit": limit,
+            "measured": None,
+            "met": None,
+            "detail": "needs PyTorch and the source notebooks",
+        }
+    ratio = kit / torch
+    return {
+        "target": name,
+        "limit": limit,
+        "measured": ratio,
+        "met": ratio <= limit,
+        "detail": f"{kit * 1e3:.1f} ms / {torch * 1e3:.1f} ms",
+    }
+
+
+def targets(rows: list[dict[str, Any]], memory: dict[str, Any], backend: str) -> list[dict]:
+    """Each performance target with its measured value and whether it holds."""
+    fast = f"fast ({backend})"
+    found = []
+    for dtype, limit in (("float32", 1.5), ("float64", 0.7)):
+        shape = "ThreeLayerConvNet batch 50"
+        found.append(
+            _ratio_target(
+                f"training iteration {dtype}, kit / PyTorch",
+                _seconds(rows, "training iteration", shape, dtype, "kit"),
+                _seconds(rows, "training iteration", shape, dtype, "pytorch"),
+                limit,
+            )
+        )
+    pairs = (
+        ("max pool", "training (50,32,32,32)", "float32"),
+        ("conv", "notebook (100,3,31,31)", "float64"),
+    )
+    for op, shape, dtype in pairs:
+
+        def both(path: str, op: str = op, shape: str = shape, dtype: str = dtype) -> float | None:
+            f = _seconds(rows, f"{op} forward", shape, dtype, path)
+            b = _seconds(rows, f"{op} backward", shape, dtype, path)
+            return f + b if f and b else None
+
+        found.append(
+            _ratio_target(
+                f"{op} fwd+bwd {shape} {dtype}, kit / PyTorch", both(fast), both("pytorch"), 1.0
+            )
+        )
+    peak = memory.get("peak_rss_bytes")
+    full = memory.get("num_train") == CIFAR_TRAIN
+    found.append(
+        {
+            "target": f"peak RSS, one float32 epoch on {memory.get('num_train')} images",
+            "limit": MEMORY_LIMIT_BYTES,
+            "measured": peak,
+            "met": (peak <= MEMORY_LIMIT_BYTES) if peak and full else None,
+            "detail": (
+                f"{peak / 1e9:.3f} GB, training array {memory['x_train_bytes'] / 1e9:.3f} GB"
+                if peak
+                else memory.get("error", "not run")
+            ),
+        }
+    )
+    return found
+
+
+def format_targets(found: list[dict]) -> str:
+    lines = [f"{'target':<58} {'limit':>8} {'measured':>9}  {'result':<8} detail", "-" * 110]
+    for t in found:
+        mem = t["limit"] == MEMORY_LIMIT_BYTES
+        limit = f"{t['limit'] / 1e9:.1f} GB" if mem else f"{t['limit']:.2f}x"
+        if t["measured"] is None:
+            measured = "-"
+        else:
+            measured = f"{t['measured'] / 1e9:.3f} GB" if mem else f"{t['measured']:.2f}x"
+        result = {True: "met", False: "NOT MET", None: "-"}[t["met"]]
+        lines.append(f"{t['target']:<58} {limit:>8} {measured:>9}  {result:<8} {t['detail']}")
     return "\n".join(lines)
 
 
@@ -593,7 +731,11 @@ def main(argv: list[str] | None = None) -> int:
             "training (50,32,32,32)",
         )
         rows += training_rows(d, naive, 3 if args.quick else 20)
-    memory = memory_row(2000, 5) if args.quick else memory_row(CIFAR_TRAIN, CIFAR_TRAIN // 50)
+    memory = memory_row(2000) if args.quick else memory_row(CIFAR_TRAIN)
+    found = targets(rows, memory, fast_layers.BACKEND)
+    if args.quick:  # too few repeats and a small memory run: report, judge nothing
+        for t in found:
+            t["met"] = None
     report = {
         "machine": {
             "python": platform.python_version(),
@@ -605,6 +747,7 @@ def main(argv: list[str] | None = None) -> int:
         "gemm_gflops": ceilings,
         "rows": rows,
         "memory": memory,
+        "targets": found,
         "quick": args.quick,
     }
     print(
@@ -615,12 +758,19 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows, ceilings))
     if "peak_rss_bytes" in memory:
         print(
-            f"\npeak RSS, float32 training ({memory['num_train']} images, {memory['iterations']} "
-            f"iterations): {memory['peak_rss_bytes'] / 2**30:.2f} GiB "
-            f"(training array {memory['x_train_bytes'] / 2**30:.2f} GiB)"
+            f"\npeak RSS of Solver.train, float32, {memory['num_train']} images, "
+            f"{memory['epochs']} epoch ({memory['iterations']} iterations in "
+            f"{memory['seconds']:.0f} s): {memory['peak_rss_bytes'] / 1e9:.3f} GB "
+            f"(training array {memory['x_train_bytes'] / 1e9:.3f} GB)"
         )
     else:
         print(f"\npeak memory run failed: {memory.get('error')}")
+    print(
+        "\nTargets (quick runs judge nothing: too few repeats, small memory run)\n"
+        if args.quick
+        else "\nTargets\n"
+    )
+    print(format_targets(found))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(report, indent=1))

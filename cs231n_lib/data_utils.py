@@ -281,8 +281,9 @@ def _empty_splits(num_training: int, num_validation: int, num_test: int,
 def _subtract_mean(data: dict[str, np.ndarray], pixel_sum: np.ndarray) -> None:
     """Subtract the training split's per-pixel mean from every split, in place.
 
-    ``pixel_sum`` is the exact int64 sum of the training pixels, shape
-    (3, 32, 32), so the mean is the float64 mean of the stored bytes.
+    ``pixel_sum`` (3, 32, 32) is the exact sum of the training pixels (int64,
+    or float64 holding whole numbers), so the mean is the float64 mean of the
+    stored bytes.
     """
     mean = (pixel_sum / len(data["X_train"])).astype(data["X_train"].dtype)
     for split in ("train", "val", "test"):
@@ -484,14 +485,24 @@ def _draw_images(rng: np.random.Generator, labels: np.ndarray, out: np.ndarray) 
     out[:] = img
 
 
-def _offline(num_examples: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _offline(
+    num_examples: int, rng: np.random.Generator, dtype: Any = np.uint8
+) -> tuple[np.ndarray, np.ndarray]:
     n_classes = len(OFFLINE_CLASSES)
     # Balanced classes (counts differ by at most one), in random order.
     y = rng.permutation(np.arange(num_examples, dtype=np.int64) % n_classes)
-    X = np.empty((num_examples, *_IMAGE_SHAPE), dtype=np.uint8)
+    X = np.empty((num_examples, *_IMAGE_SHAPE), dtype=dtype)
+    # Float images are drawn as bytes a chunk at a time and converted in place:
+    # a whole uint8 copy (150 MB for 49,000 images) would otherwise sit beside
+    # the float array at the memory peak.
+    chunk = None if X.dtype == np.uint8 else np.empty((_CHUNK, *_IMAGE_SHAPE), dtype=np.uint8)
     for start in range(0, num_examples, _CHUNK):
         stop = min(start + _CHUNK, num_examples)
-        _draw_images(rng, y[start:stop], X[start:stop])
+        if chunk is None:
+            _draw_images(rng, y[start:stop], X[start:stop])
+        else:
+            _draw_images(rng, y[start:stop], chunk[: stop - start])
+            X[start:stop] = chunk[: stop - start]
     return X, y
 
 
@@ -554,12 +565,12 @@ def get_offline_data(num_training: int = 49000, num_validation: int = 1000,
     data: dict[str, np.ndarray] = {}
     pixel_sum = None
     for split, n, child in zip(("train", "val", "test"), counts, children, strict=True):
-        X8, y = _offline(n, np.random.default_rng(child))
+        X, y = _offline(n, np.random.default_rng(child), dt)
         if split == "train":
-            pixel_sum = X8.sum(axis=0, dtype=np.int64)  # (3, 32, 32)
-        data[f"X_{split}"] = X8.astype(dt)
+            # Whole numbers up to 255 * n: exact in a float64 sum.
+            pixel_sum = X.sum(axis=0, dtype=np.float64)  # (3, 32, 32)
+        data[f"X_{split}"] = X
         data[f"y_{split}"] = y
-        del X8
     if subtract_mean:
         _subtract_mean(data, pixel_sum)
     return data

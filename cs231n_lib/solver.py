@@ -267,8 +267,13 @@ class Solver:
             self.model.params = {k: v.copy() for k, v in self.best_params.items()}
 
     def _record_accuracy(self, say: Callable[[str], None]) -> None:
-        train_acc = self.check_accuracy(self.X_train, self.y_train, self.num_train_samples)
-        val_acc = self.check_accuracy(self.X_val, self.y_val, self.num_val_samples)
+        # Scoring in batches no larger than the training batch keeps the peak
+        # memory of a run at that of a training step.
+        batch = min(100, self.batch_size)
+        train_acc = self.check_accuracy(
+            self.X_train, self.y_train, self.num_train_samples, batch_size=batch
+        )
+        val_acc = self.check_accuracy(self.X_val, self.y_val, self.num_val_samples, batch_size=batch)
         self.train_acc_history.append(train_acc)
         self.val_acc_history.append(val_acc)
         if self.verbose:
