@@ -11,7 +11,7 @@ PKG_FILES := pyproject.toml setup.py requirements.txt cs231n_lib/_im2col.pyx
 # as a normal clone already does. Course folders stay private: the demo's is 0700.
 OPEN_CHECKOUT := chmod o+rx "$(CURDIR)" 2>/dev/null || true
 
-.PHONY: demo tour test lint release bench clean
+.PHONY: demo tour test lint release bench bench-autograde clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +27,22 @@ $(VENV)/.installed-test: $(BIN)/python $(PKG_FILES)
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	@touch $@ $(VENV)/.installed-kit
 
-# The instructor's main job on built-in data: a demo class graded by the autograder.
+# The instructor's main job on built-in data: a demo class graded by the autograder,
+# then the naive-vs-fast timing table (the benchmark's short run, the notebooks' code).
 demo: $(VENV)/.installed-kit
 	@$(OPEN_CHECKOUT)
 	$(BIN)/python -m autograder.demo --dest demo-output/course --workers 2
+	$(BIN)/python -m cs231n_lib.bench --quick --out demo-output/bench
+
+# The full benchmark: every shape, a training step and one epoch's peak memory, side by
+# side with PyTorch when it is installed (pip install torch). A few minutes.
+bench: $(VENV)/.installed-kit
+	$(BIN)/python -m cs231n_lib.bench --out bench-results
+
+# The demo class graded by the autograder and by plain `nbgrader autograde` (~15 min).
+bench-autograde: $(VENV)/.installed-test
+	@$(OPEN_CHECKOUT)
+	$(BIN)/python -m autograder.bench --out bench-results
 
 # A short tour of the library: backend, naive-vs-fast timing, a short training run.
 tour: $(VENV)/.installed-kit

@@ -68,6 +68,32 @@ def ensure_assignment(course_dir: Path, assignment: str) -> None:
         raise RuntimeError(f"nbgrader generate_assignment failed: {res.stderr[-2000:]}")
 
 
+def kernel_env(scratch: Path) -> dict[str, str]:
+    """The environment of a sandboxed ``nbgrader autograde``: Jupyter's folders in ``scratch``."""
+    bin_dir = str(Path(sys.executable).parent)  # nbgrader runs `alembic` by name
+    kit = importlib.util.find_spec("cs231n_lib")
+    return {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        # The notebooks import the kit from wherever the grader does.
+        "PYTHONPATH": str(Path(kit.origin).parent.parent) if kit and kit.origin else "",
+        "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"),
+        "JUPYTER_DATA_DIR": str(scratch / "data"),
+        "IPYTHONDIR": str(scratch / "ipython"),
+        # nbgrader itself tells the kernel it is grading (NBGRADER_EXECUTION); the heavy
+        # cells are shrunk the notebook's own way.
+        "CS231N_NOTEBOOK_SCALE": "small",
+    }
+
+
+def kernel_limits(memory_mb: int = 4096, cpu_seconds: int = 1800) -> Limits:
+    """Limits of a sandboxed ``nbgrader autograde``.
+
+    The kernel talks to nbgrader over loopback TCP, so no network namespace;
+    kernels and their threads need more processes than a plain sandbox.
+    """
+    return Limits(memory_mb=memory_mb, network=True, max_processes=512, cpu_seconds=cpu_seconds)
+
+
 def run_in_kernel(
     course_dir: Path, assignment: str, student_id: str, uid: int | None, memory_mb: int = 4096
 ) -> InKernel:
@@ -93,30 +119,14 @@ def run_in_kernel(
                 for name in dirs + files:
                     os.lchown(os.path.join(root, name), uid, uid)
             os.chown(scratch, uid, uid)
-        bin_dir = str(Path(sys.executable).parent)  # nbgrader runs `alembic` by name
-        kit = importlib.util.find_spec("cs231n_lib")
-        env = {
-            "PATH": f"{bin_dir}:/usr/bin:/bin",
-            # The notebooks import the kit from wherever the grader does.
-            "PYTHONPATH": str(Path(kit.origin).parent.parent) if kit and kit.origin else "",
-            "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"),
-            "JUPYTER_DATA_DIR": str(scratch / "data"),
-            "IPYTHONDIR": str(scratch / "ipython"),
-            # nbgrader itself tells the kernel it is grading (NBGRADER_EXECUTION); the heavy
-            # cells are shrunk the notebook's own way.
-            "CS231N_NOTEBOOK_SCALE": "small",
-        }
-        # The kernel talks to nbgrader over loopback TCP, so no network namespace here;
-        # kernels and their threads need more processes than a plain sandbox.
-        limits = Limits(memory_mb=memory_mb, network=True, max_processes=512, cpu_seconds=1800)
         argv = [sys.executable, "-m", "nbgrader", "autograde", assignment]
         try:
             res = run_command(
                 [*argv, "--student", student_id, "--force"],
                 cwd=course,
-                limits=limits,
+                limits=kernel_limits(memory_mb),
                 uid=uid,
-                env=env,
+                env=kernel_env(scratch),
                 timeout=IN_KERNEL_SECONDS,
             )
         except subprocess.TimeoutExpired:

@@ -174,6 +174,13 @@ def _each_backend() -> Iterator[str]:
 def conv_rows(
     shape: dict[str, Any], dtype: Any, naive: dict[str, Any], repeats: int, label: str
 ) -> list[dict[str, Any]]:
+    """Conv forward and backward rows: naive (if given), each fast backend, PyTorch.
+
+    ``shape`` holds ``x`` and ``w`` shapes, ``stride`` and ``pad``; ``naive``
+    maps ``conv_forward_naive`` / ``conv_backward_naive`` to the functions to
+    compare (a student's own, in the notebook). Each fast row records its
+    ``agreement`` with every reference.
+    """
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape["x"]).astype(dtype)
     w = rng.standard_normal(shape["w"]).astype(dtype)
@@ -271,17 +278,28 @@ def conv_rows(
 
 
 def pool_rows(
-    x_shape: tuple[int, ...], dtype: Any, naive: dict[str, Any], repeats: int, label: str
+    x_shape: tuple[int, ...],
+    dtype: Any,
+    naive: dict[str, Any],
+    repeats: int,
+    label: str,
+    pool_param: dict[str, int] = POOL,
 ) -> list[dict[str, Any]]:
+    """Max pool forward and backward rows: naive (if given), each fast backend, PyTorch.
+
+    ``naive`` maps ``max_pool_forward_naive`` / ``max_pool_backward_naive`` to
+    the functions to compare (a student's own, in the notebook).
+    """
+    window = (pool_param["pool_height"], pool_param["pool_width"])
     rng = np.random.default_rng(0)
     x = rng.standard_normal(x_shape).astype(dtype)
-    out, cache = fast_layers.max_pool_forward_fast(x, POOL)
+    out, cache = fast_layers.max_pool_forward_fast(x, pool_param)
     dout = rng.standard_normal(out.shape).astype(dtype)
     rows = []
     refs = []  # reference outputs (out, dx) to check the fast paths against
     checked: list[tuple[dict[str, Any], tuple]] = []
     if "max_pool_forward_naive" in naive:
-        n_out, nc = naive["max_pool_forward_naive"](x, POOL)
+        n_out, nc = naive["max_pool_forward_naive"](x, pool_param)
         refs.append(("naive", (n_out, naive["max_pool_backward_naive"](dout, nc))))
         rows.append(
             _row(
@@ -289,7 +307,7 @@ def pool_rows(
                 label,
                 dtype,
                 "naive",
-                time_call(lambda: naive["max_pool_forward_naive"](x, POOL), 1, 0),
+                time_call(lambda: naive["max_pool_forward_naive"](x, pool_param), 1, 0),
             )
         )
         rows.append(
@@ -302,14 +320,14 @@ def pool_rows(
             )
         )
     for backend in _each_backend():
-        _, cache = fast_layers.max_pool_forward_fast(x, POOL)
+        _, cache = fast_layers.max_pool_forward_fast(x, pool_param)
         rows.append(
             _row(
                 "max pool forward",
                 label,
                 dtype,
                 f"fast ({backend})",
-                time_call(lambda: fast_layers.max_pool_forward_fast(x, POOL), repeats),
+                time_call(lambda: fast_layers.max_pool_forward_fast(x, pool_param), repeats),
             )
         )
         rows.append(
@@ -321,7 +339,7 @@ def pool_rows(
                 time_call(lambda c=cache: fast_layers.max_pool_backward_fast(dout, c), repeats),
             )
         )
-        f_out, f_cache = fast_layers.max_pool_forward_fast(x, POOL)
+        f_out, f_cache = fast_layers.max_pool_forward_fast(x, pool_param)
         fast_outputs = (f_out, fast_layers.max_pool_backward_fast(dout, f_cache))
         # One check covers the forward and backward rows of this path.
         rows[-1]["agreement"] = {n: agreement(fast_outputs, r) for n, r in refs}
@@ -334,9 +352,9 @@ def pool_rows(
 
         def fwd():
             with torch.no_grad():
-                torch.nn.functional.max_pool2d(tx, 2, 2)
+                torch.nn.functional.max_pool2d(tx, window, pool_param["stride"])
 
-        graph = torch.nn.functional.max_pool2d(tx, 2, 2)
+        graph = torch.nn.functional.max_pool2d(tx, window, pool_param["stride"])
 
         def bwd():
             torch.autograd.grad(graph, tx, td, retain_graph=True)
@@ -539,12 +557,17 @@ def memory_row(num_train: int, epochs: int = 1) -> dict[str, Any]:
     return info
 
 
-def format_table(rows: list[dict[str, Any]], ceilings: dict[str, float]) -> str:
-    """Rows as a fixed-width table with speedups over naive and ratios to PyTorch."""
+def format_table(rows: list[dict[str, Any]], ceilings: dict[str, float] | None = None) -> str:
+    """Rows as a fixed-width table: time, speed-up over naive, ratio to PyTorch.
+
+    ``% GEMM`` (the share of the machine's GEMM ceiling) needs ``ceilings``;
+    ``error`` is the worst disagreement of a fast path with its references
+    (the naive layers, PyTorch), as computed by :func:`agreement`.
+    """
     lines = [
         f"{'op':<19} {'shape':<27} {'dtype':<8} {'path':<14} {'time':>10} "
-        f"{'vs naive':>9} {'vs torch':>9} {'% GEMM':>7}  note",
-        "-" * 118,
+        f"{'vs naive':>9} {'vs torch':>9} {'% GEMM':>7} {'error':>8}  note",
+        "-" * 127,
     ]
     ref: dict[tuple, dict[str, float]] = {}
     for r in rows:
@@ -555,12 +578,18 @@ def format_table(rows: list[dict[str, Any]], ceilings: dict[str, float]) -> str:
             continue
         peers = ref.get((r["op"], r["shape"], r["dtype"]), {})
         t = r["seconds"]
-        speed = f"{peers['naive'] / t:8.0f}x" if "naive" in peers and t else ""
+        speed = ""
+        if "naive" in peers and t:
+            up = peers["naive"] / t
+            speed = f"{up:8.0f}x" if up >= 10 else f"{up:8.1f}x"
         torch_ratio = f"{t / peers['pytorch']:8.2f}x" if "pytorch" in peers and t else ""
-        pct = f"{100 * r['gflops'] / ceilings[r['dtype']]:6.1f}%" if r.get("gflops") else ""
+        pct = ""
+        if r.get("gflops") and ceilings:
+            pct = f"{100 * r['gflops'] / ceilings[r['dtype']]:6.1f}%"
+        error = f"{max(r['agreement'].values()):.0e}" if r.get("agreement") else ""
         lines.append(
             f"{r['op']:<19} {r['shape']:<27} {r['dtype']:<8} {r['path']:<14} "
-            f"{t * 1e3:8.2f}ms {speed:>9} {torch_ratio:>9} {pct:>7}  {r.get('note', '')}"
+            f"{t * 1e3:8.2f}ms {speed:>9} {torch_ratio:>9} {pct:>7} {error:>8}  {r.get('note', '')}"
         )
     return "\n".join(lines)
 
@@ -659,10 +688,8 @@ def format_targets(found: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def chart(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
+def chart(rows: list[dict[str, Any]], path: Path | None = None) -> Any:
+    """Bar chart of the timed rows (log scale); saved to ``path``, or returned to show."""
     import matplotlib.pyplot as plt
 
     timed = [r for r in rows if r.get("seconds") and r["path"] != "naive"]
@@ -690,8 +717,11 @@ def chart(rows: list[dict[str, Any]], path: Path) -> None:
     ax.set_yscale("log")
     ax.legend()
     fig.tight_layout()
+    if path is None:
+        return fig
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -774,6 +804,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(report, indent=1))
+    import matplotlib
+
+    matplotlib.use("Agg")  # a file, no window
     chart(rows, out / "bench.png")
     print(f"\nwrote {out / 'bench.json'} and {out / 'bench.png'}")
     return 0

@@ -273,7 +273,9 @@ class Solver:
         train_acc = self.check_accuracy(
             self.X_train, self.y_train, self.num_train_samples, batch_size=batch
         )
-        val_acc = self.check_accuracy(self.X_val, self.y_val, self.num_val_samples, batch_size=batch)
+        val_acc = self.check_accuracy(
+            self.X_val, self.y_val, self.num_val_samples, batch_size=batch
+        )
         self.train_acc_history.append(train_acc)
         self.val_acc_history.append(val_acc)
         if self.verbose:

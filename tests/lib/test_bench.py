@@ -76,7 +76,8 @@ def _row(op, shape, dtype, path, seconds):
 def test_targets_judge_ratios_and_only_a_full_epoch_of_memory():
     from cs231n_lib.bench import CIFAR_TRAIN, targets
 
-    it, pool, conv = "ThreeLayerConvNet batch 50", "training (50,32,32,32)", "notebook (100,3,31,31)"
+    it = "ThreeLayerConvNet batch 50"
+    pool, conv = "training (50,32,32,32)", "notebook (100,3,31,31)"
     rows = [
         _row("training iteration", it, "float32", "kit", 0.032),
         _row("training iteration", it, "float32", "pytorch", 0.020),  # 1.6x > 1.5x

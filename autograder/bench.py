@@ -1,0 +1,160 @@
+"""Wall time of grading the demo class: this autograder against plain ``nbgrader autograde``.
+
+``python -m autograder.bench`` builds the demo class (``make demo``'s 24
+submissions), then, in one run:
+
+1. grades it with this autograder, ``--workers 2``, as ``make demo`` does;
+2. runs plain ``nbgrader autograde <assignment> --force`` over the same
+   submissions, one after the other as nbgrader does, on a copy of the course.
+
+It prints both wall times, their ratio and the target (<= 0.6), and writes
+``autograde_bench.json``.
+
+Plain nbgrader is given two settings that can only make it faster, so the
+ratio is not flattered: ``CS231N_NOTEBOOK_SCALE=small`` (what the course's
+``nbgrader_config.py`` tells instructors to export, shrinking the training
+and timing cells), and a per-cell timeout of ``--cell-timeout`` seconds
+(default 60) instead of the course's 1800, without which the demo's
+infinite loop would stall it for half an hour. Because the demo includes a
+fork bomb and memory bombs, plain nbgrader runs inside the sandbox's process
+and memory limits (as a sandbox uid when run as root); the limits cost it
+no time.
+
+Imports: the autograder, nbgrader, the standard library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from autograder.demo import ASSIGNMENT, build_demo_course
+from autograder.gradebook import _nbgrader, kernel_env, kernel_limits
+from autograder.pipeline import sandbox_uid
+from autograder.sandbox import Limits, run_command
+
+TARGET_RATIO = 0.6
+DEMO_LIMITS = Limits(wall_seconds_per_test=5.0)  # as `make demo`
+
+
+def time_autograder(course: Path, workers: int) -> tuple[float, dict[str, Any]]:
+    """Seconds to grade every submission with :func:`autograder.api.grade`, and a summary."""
+    from autograder.api import grade
+
+    start = time.perf_counter()
+    run = grade(
+        course, ASSIGNMENT, workers=workers, secret="demo-secret", regrade=True, limits=DEMO_LIMITS
+    )
+    seconds = time.perf_counter() - start
+    scores = {r.student_id: r.score for r in run.results}
+    return seconds, {"submissions": len(run.results), "scores": scores}
+
+
+def time_plain_nbgrader(course: Path, cell_timeout: int) -> tuple[float, dict[str, Any]]:
+    """Seconds for plain ``nbgrader autograde`` over every submission, on a scratch copy."""
+    scratch = Path(tempfile.mkdtemp(prefix="cs231n-plain-nbgrader-"))
+    try:
+        copy = scratch / "course"
+        shutil.copytree(course, copy, ignore=shutil.ignore_patterns("autograded", "grades"))
+        for stale in ("gradebook.db",):
+            (copy / stale).unlink(missing_ok=True)
+        res = _nbgrader(["generate_assignment", ASSIGNMENT, "--force"], cwd=copy)
+        if res.returncode != 0:
+            raise RuntimeError(f"nbgrader generate_assignment failed: {res.stderr[-1000:]}")
+        argv = [
+            sys.executable,
+            "-m",
+            "nbgrader",
+            "autograde",
+            ASSIGNMENT,
+            "--force",
+            f"--Execute.timeout={cell_timeout}",
+        ]
+        with sandbox_uid() as uid:
+            if uid is not None:
+                for root, dirs, files in os.walk(scratch):
+                    for name in dirs + files:
+                        os.lchown(os.path.join(root, name), uid, uid)
+                os.chown(scratch, uid, uid)
+            start = time.perf_counter()
+            res = run_command(
+                argv,
+                cwd=copy,
+                limits=kernel_limits(cpu_seconds=7200),
+                uid=uid,
+                env=kernel_env(scratch),
+                timeout=4 * 3600,
+            )
+            seconds = time.perf_counter() - start
+        graded = sorted(p.name for p in (copy / "autograded").glob("*") if p.is_dir())
+        return seconds, {
+            "exit_code": res.returncode,
+            "autograded_folders": len(graded),
+            "stderr_tail": res.stderr[-1500:],
+        }
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder.bench", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--cell-timeout", type=int, default=60, help="plain nbgrader's per-cell timeout, seconds"
+    )
+    parser.add_argument("--out", default="bench-results", help="folder for autograde_bench.json")
+    args = parser.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="cs231n-autograde-bench-"))
+    try:
+        course = work / "course"
+        expected = build_demo_course(course)
+        print(f"demo class: {len(expected)} submissions in {course}")
+        kit_s, kit_info = time_autograder(course, args.workers)
+        print(f"autograder, --workers {args.workers}: {kit_s:.1f} s")
+        plain_s, plain_info = time_plain_nbgrader(course, args.cell_timeout)
+        print(
+            f"plain nbgrader autograde: {plain_s:.1f} s "
+            f"({plain_info['autograded_folders']} students autograded, "
+            f"exit code {plain_info['exit_code']})"
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    ratio = kit_s / plain_s
+    report = {
+        "submissions": len(expected),
+        "workers": args.workers,
+        "cpus": len(os.sched_getaffinity(0)),
+        "autograder_seconds": kit_s,
+        "plain_nbgrader_seconds": plain_s,
+        "ratio": ratio,
+        "target": TARGET_RATIO,
+        "met": ratio <= TARGET_RATIO,
+        "cell_timeout": args.cell_timeout,
+        "autograder": kit_info,
+        "plain_nbgrader": plain_info,
+    }
+    print(f"\n{'target':<58} {'limit':>8} {'measured':>9}  result")
+    print("-" * 90)
+    print(
+        f"{'autograding the demo class, autograder / plain nbgrader':<58} "
+        f"{TARGET_RATIO:>7.2f}x {ratio:>8.2f}x  {'met' if report['met'] else 'NOT MET'}"
+        f"  ({kit_s:.1f} s / {plain_s:.1f} s)"
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "autograde_bench.json").write_text(json.dumps(report, indent=1))
+    print(f"\nwrote {out / 'autograde_bench.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
