@@ -26,7 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -157,18 +157,88 @@ def _row(
     }
 
 
-def _each_backend() -> Iterator[str]:
-    """Switch to each col2im/pooling backend that is built, in turn; restore the first after."""
+def _built_backends() -> list[str]:
+    """The fast-layer backends that can run here (``numpy`` always; ``cython`` when built)."""
     previous = fast_layers.BACKEND
+    built = []
     try:
         for backend in fast_layers.BACKENDS:
             try:
                 fast_layers.set_backend(backend)
             except ImportError:
                 continue
-            yield backend
+            built.append(backend)
     finally:
         fast_layers.set_backend(previous)
+    return built
+
+
+def _on_backend(backend: str, fn: Callable[[], Any]) -> Callable[[], Any]:
+    """``fn`` run with the fast layers switched to ``backend`` (and switched back after)."""
+
+    def run() -> Any:
+        previous = fast_layers.set_backend(backend)
+        try:
+            return fn()
+        finally:
+            fast_layers.set_backend(previous)
+
+    return run
+
+
+# One layer's contenders: path -> (forward, backward, outputs). forward and backward are
+# the calls to time; outputs is what the path computes, to check against the references.
+Contenders = dict[str, tuple[Callable[[], Any], Callable[[], Any], tuple]]
+
+
+def _layer_rows(
+    op: str,
+    label: str,
+    dtype: Any,
+    repeats: int,
+    naive: tuple[Callable[[], Any], Callable[[], Any], tuple] | None,
+    contenders: Contenders,
+    flops: float | None = None,
+) -> list[dict[str, Any]]:
+    """Rows for ``<op> forward`` and ``<op> backward`` of every path.
+
+    The naive pair runs once (it is slow and stable); the fast paths and
+    PyTorch are timed side by side, in alternation. Each fast row records
+    its ``agreement`` with the naive outputs and with PyTorch's.
+    """
+    rows = []
+    if naive is not None:
+        n_fwd, n_bwd, _ = naive
+        rows.append(_row(f"{op} forward", label, dtype, "naive", time_call(n_fwd, 1, 0), flops))
+        rows.append(
+            _row(
+                f"{op} backward",
+                label,
+                dtype,
+                "naive",
+                time_call(n_bwd, 1, 0),
+                2 * flops if flops else None,
+            )
+        )
+    refs = {
+        name: c[2]
+        for name, c in (("naive", naive), ("pytorch", contenders.get("pytorch")))
+        if c is not None
+    }
+    fwd_times = time_side_by_side({p: c[0] for p, c in contenders.items()}, repeats, block=3)
+    bwd_times = time_side_by_side({p: c[1] for p, c in contenders.items()}, repeats, block=3)
+    for path, (_, _, outputs) in contenders.items():
+        fwd = _row(f"{op} forward", label, dtype, path, fwd_times[path], flops)
+        bwd = _row(
+            f"{op} backward", label, dtype, path, bwd_times[path], 2 * flops if flops else None
+        )
+        if path != "pytorch":
+            # One check covers the forward and backward rows of this path.
+            fwd["agreement"] = bwd["agreement"] = {
+                name: agreement(outputs, ref) for name, ref in refs.items()
+            }
+        rows += [fwd, bwd]
+    return rows
 
 
 def conv_rows(
@@ -186,95 +256,49 @@ def conv_rows(
     w = rng.standard_normal(shape["w"]).astype(dtype)
     b = rng.standard_normal(shape["w"][0]).astype(dtype)
     cp = {"stride": shape["stride"], "pad": shape["pad"]}
-    out, cache = fast_layers.conv_forward_fast(x, w, b, cp)
+    out, _ = fast_layers.conv_forward_fast(x, w, b, cp)
     dout = rng.standard_normal(out.shape).astype(dtype)
     N, F, Ho, Wo = out.shape
     flops = 2.0 * N * F * Ho * Wo * np.prod(shape["w"][1:])
-    rows = []
-    refs = []  # reference outputs (out, dx, dw, db) to check the fast paths against
-    checked: list[tuple[dict[str, Any], tuple]] = []
+
+    naive_pair = None
     if "conv_forward_naive" in naive:
-        n_out, nc = naive["conv_forward_naive"](x, w, b, cp)
-        refs.append(("naive", (n_out, *naive["conv_backward_naive"](dout, nc))))
-        rows.append(
-            _row(
-                "conv forward",
-                label,
-                dtype,
-                "naive",
-                time_call(lambda: naive["conv_forward_naive"](x, w, b, cp), 1, 0),
-                flops,
-            )
+        fwd_naive, bwd_naive = naive["conv_forward_naive"], naive["conv_backward_naive"]
+        n_out, n_cache = fwd_naive(x, w, b, cp)
+        naive_pair = (
+            lambda: fwd_naive(x, w, b, cp),
+            lambda: bwd_naive(dout, n_cache),
+            (n_out, *bwd_naive(dout, n_cache)),
         )
-        rows.append(
-            _row(
-                "conv backward",
-                label,
-                dtype,
-                "naive",
-                time_call(lambda: naive["conv_backward_naive"](dout, nc), 1, 0),
-                2 * flops,
-            )
+    contenders: Contenders = {}
+    for backend in _built_backends():
+        f_out, f_cache = _on_backend(backend, lambda: fast_layers.conv_forward_fast(x, w, b, cp))()
+        contenders[f"fast ({backend})"] = (
+            _on_backend(backend, lambda: fast_layers.conv_forward_fast(x, w, b, cp)),
+            _on_backend(backend, lambda c=f_cache: fast_layers.conv_backward_fast(dout, c)),
+            (
+                f_out,
+                *_on_backend(backend, lambda c=f_cache: fast_layers.conv_backward_fast(dout, c))(),
+            ),
         )
-    for backend in _each_backend():
-        rows.append(
-            _row(
-                "conv forward",
-                label,
-                dtype,
-                f"fast ({backend})",
-                time_call(lambda: fast_layers.conv_forward_fast(x, w, b, cp), repeats),
-                flops,
-            )
-        )
-        rows.append(
-            _row(
-                "conv backward",
-                label,
-                dtype,
-                f"fast ({backend})",
-                time_call(lambda: fast_layers.conv_backward_fast(dout, cache), repeats),
-                2 * flops,
-            )
-        )
-        f_out, f_cache = fast_layers.conv_forward_fast(x, w, b, cp)
-        fast_outputs = (f_out, *fast_layers.conv_backward_fast(dout, f_cache))
-        # One check covers the forward and backward rows of this path.
-        rows[-1]["agreement"] = {n: agreement(fast_outputs, r) for n, r in refs}
-        rows[-2]["agreement"] = rows[-1]["agreement"]
-        checked.append((rows[-1], fast_outputs))
     torch = _torch()
     if torch is not None:
         tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
         td = torch.tensor(dout)
+        conv = torch.nn.functional.conv2d
 
-        def fwd():
+        def torch_fwd() -> None:
             with torch.no_grad():
-                torch.nn.functional.conv2d(tx, tw, tb, stride=cp["stride"], padding=cp["pad"])
+                conv(tx, tw, tb, stride=cp["stride"], padding=cp["pad"])
 
-        graph = torch.nn.functional.conv2d(tx, tw, tb, stride=cp["stride"], padding=cp["pad"])
-
-        def bwd():
-            torch.autograd.grad(graph, (tx, tw, tb), td, retain_graph=True)
-
+        graph = conv(tx, tw, tb, stride=cp["stride"], padding=cp["pad"])
         grads = torch.autograd.grad(graph, (tx, tw, tb), td, retain_graph=True)
-        torch_ref = (graph.detach().numpy(), *(g.numpy() for g in grads))
-        for row, outputs in checked:
-            row["agreement"]["pytorch"] = agreement(outputs, torch_ref)
-
-        t_fwd, t_bwd = time_call(fwd, repeats), time_call(bwd, repeats)
-        rows.append(_row("conv forward", label, dtype, "pytorch", t_fwd, flops))
-        rows.append(
-            _row(
-                "conv backward",
-                label,
-                dtype,
-                "pytorch",
-                t_bwd,
-                2 * flops,
-            )
+        contenders["pytorch"] = (
+            torch_fwd,
+            lambda: torch.autograd.grad(graph, (tx, tw, tb), td, retain_graph=True),
+            (graph.detach().numpy(), *(g.numpy() for g in grads)),
         )
-    return rows
+    return _layer_rows("conv", label, dtype, repeats, naive_pair, contenders, flops)
 
 
 def pool_rows(
@@ -290,93 +314,52 @@ def pool_rows(
     ``naive`` maps ``max_pool_forward_naive`` / ``max_pool_backward_naive`` to
     the functions to compare (a student's own, in the notebook).
     """
-    window = (pool_param["pool_height"], pool_param["pool_width"])
     rng = np.random.default_rng(0)
     x = rng.standard_normal(x_shape).astype(dtype)
-    out, cache = fast_layers.max_pool_forward_fast(x, pool_param)
+    out, _ = fast_layers.max_pool_forward_fast(x, pool_param)
     dout = rng.standard_normal(out.shape).astype(dtype)
-    rows = []
-    refs = []  # reference outputs (out, dx) to check the fast paths against
-    checked: list[tuple[dict[str, Any], tuple]] = []
+
+    naive_pair = None
     if "max_pool_forward_naive" in naive:
-        n_out, nc = naive["max_pool_forward_naive"](x, pool_param)
-        refs.append(("naive", (n_out, naive["max_pool_backward_naive"](dout, nc))))
-        rows.append(
-            _row(
-                "max pool forward",
-                label,
-                dtype,
-                "naive",
-                time_call(lambda: naive["max_pool_forward_naive"](x, pool_param), 1, 0),
-            )
+        fwd_naive, bwd_naive = naive["max_pool_forward_naive"], naive["max_pool_backward_naive"]
+        n_out, n_cache = fwd_naive(x, pool_param)
+        naive_pair = (
+            lambda: fwd_naive(x, pool_param),
+            lambda: bwd_naive(dout, n_cache),
+            (n_out, bwd_naive(dout, n_cache)),
         )
-        rows.append(
-            _row(
-                "max pool backward",
-                label,
-                dtype,
-                "naive",
-                time_call(lambda: naive["max_pool_backward_naive"](dout, nc), 1, 0),
-            )
+    contenders: Contenders = {}
+    for backend in _built_backends():
+        f_out, f_cache = _on_backend(
+            backend, lambda: fast_layers.max_pool_forward_fast(x, pool_param)
+        )()
+        backward = _on_backend(
+            backend, lambda c=f_cache: fast_layers.max_pool_backward_fast(dout, c)
         )
-    for backend in _each_backend():
-        _, cache = fast_layers.max_pool_forward_fast(x, pool_param)
-        rows.append(
-            _row(
-                "max pool forward",
-                label,
-                dtype,
-                f"fast ({backend})",
-                time_call(lambda: fast_layers.max_pool_forward_fast(x, pool_param), repeats),
-            )
+        contenders[f"fast ({backend})"] = (
+            _on_backend(backend, lambda: fast_layers.max_pool_forward_fast(x, pool_param)),
+            backward,
+            (f_out, backward()),
         )
-        rows.append(
-            _row(
-                "max pool backward",
-                label,
-                dtype,
-                f"fast ({backend})",
-                time_call(lambda c=cache: fast_layers.max_pool_backward_fast(dout, c), repeats),
-            )
-        )
-        f_out, f_cache = fast_layers.max_pool_forward_fast(x, pool_param)
-        fast_outputs = (f_out, fast_layers.max_pool_backward_fast(dout, f_cache))
-        # One check covers the forward and backward rows of this path.
-        rows[-1]["agreement"] = {n: agreement(fast_outputs, r) for n, r in refs}
-        rows[-2]["agreement"] = rows[-1]["agreement"]
-        checked.append((rows[-1], fast_outputs))
     torch = _torch()
     if torch is not None:
         tx = torch.tensor(x, requires_grad=True)
         td = torch.tensor(dout)
+        window = (pool_param["pool_height"], pool_param["pool_width"])
+        pool = torch.nn.functional.max_pool2d
 
-        def fwd():
+        def torch_fwd() -> None:
             with torch.no_grad():
-                torch.nn.functional.max_pool2d(tx, window, pool_param["stride"])
+                pool(tx, window, pool_param["stride"])
 
-        graph = torch.nn.functional.max_pool2d(tx, window, pool_param["stride"])
-
-        def bwd():
-            torch.autograd.grad(graph, tx, td, retain_graph=True)
-
+        graph = pool(tx, window, pool_param["stride"])
         (grad,) = torch.autograd.grad(graph, tx, td, retain_graph=True)
-        torch_ref = (graph.detach().numpy(), grad.numpy())
-        for row, outputs in checked:
-            row["agreement"]["pytorch"] = agreement(outputs, torch_ref)
-
-        t_fwd, t_bwd = time_call(fwd, repeats), time_call(bwd, repeats)
-        rows.append(_row("max pool forward", label, dtype, "pytorch", t_fwd))
-        rows.append(
-            _row(
-                "max pool backward",
-                label,
-                dtype,
-                "pytorch",
-                t_bwd,
-                None,
-            )
+        contenders["pytorch"] = (
+            torch_fwd,
+            lambda: torch.autograd.grad(graph, tx, td, retain_graph=True),
+            (graph.detach().numpy(), grad.numpy()),
         )
-    return rows
+    return _layer_rows("max pool", label, dtype, repeats, naive_pair, contenders)
 
 
 def _torch_convnet(torch: Any, dtype: Any) -> tuple[Any, Any]:
