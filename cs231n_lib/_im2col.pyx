@@ -34,7 +34,7 @@ cdef inline Py_ssize_t _end_inside(Py_ssize_t offset, Py_ssize_t stride, Py_ssiz
     return end if end < count else count
 
 
-cdef void _im2col_kernel(const real[:, :, :, ::1] x, real[:, :, :, :, :, ::1] cols,
+cdef void _im2col_kernel(const real[:, :, :, ::1] x, real[:, :, :, :, :, :] cols,
                          Py_ssize_t pad, Py_ssize_t stride) noexcept nogil:
     # cols[n, c, i, j, ho, wo] = x[n, c, ho*stride + i - pad, wo*stride + j - pad], or 0 in
     # the padding: the padded copy of x is never made. Each (ho) row of the output is
@@ -72,39 +72,50 @@ cdef void _im2col_kernel(const real[:, :, :, ::1] x, real[:, :, :, :, :, ::1] co
                         memset(dst + hi, 0, (Wo - hi) * sizeof(real))
 
 
-cdef void _col2im_kernel(const real[:, :, :, :, :, ::1] cols, real[:, :, :, ::1] dx,
+cdef void _col2im_kernel(const real[:, :, :, :, :, :] cols, real[:, :, :, ::1] dx,
                          Py_ssize_t pad, Py_ssize_t stride) noexcept nogil:
     # The adjoint of _im2col_kernel: each entry goes back to the pixel it was read from,
     # overlapping windows add up, and entries that came from the padding are dropped.
+    # Each (ho) row is read left to right through a pointer, as in _im2col_kernel.
     cdef Py_ssize_t N = cols.shape[0], C = cols.shape[1], HH = cols.shape[2], WW = cols.shape[3]
     cdef Py_ssize_t Ho = cols.shape[4], Wo = cols.shape[5], H = dx.shape[2], W = dx.shape[3]
-    cdef Py_ssize_t n, c, i, j, ho, wo, row, lo, hi
+    cdef Py_ssize_t n, c, i, j, ho, wo, row, lo, hi, shift
+    cdef const real* src
+    cdef real* dst
     for n in range(N):
         for c in range(C):
             for i in range(HH):
                 for j in range(WW):
-                    lo = _first_inside(j - pad, stride)
-                    hi = _end_inside(j - pad, stride, W, Wo)
+                    shift = j - pad
+                    lo = _first_inside(shift, stride)
+                    hi = _end_inside(shift, stride, W, Wo)
                     for ho in range(Ho):
                         row = ho * stride + i - pad
                         if row < 0 or row >= H:
                             continue
+                        src = &cols[n, c, i, j, ho, 0]
+                        dst = &dx[n, c, row, 0]
                         for wo in range(lo, hi):
-                            dx[n, c, row, wo * stride + j - pad] += cols[n, c, i, j, ho, wo]
+                            dst[wo * stride + shift] += src[wo]
 
 
-def _check_real(name, a, ndim, layout):
+def _check_real(name, a, ndim, layout, bint strided=False):
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array; got {type(a).__name__}")
     if a.dtype != np.float32 and a.dtype != np.float64:
         raise TypeError(f"{name} must be float32 or float64; got dtype {a.dtype}")
     if a.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D {layout}; got shape {a.shape}")
-    return np.ascontiguousarray(a)
+    # Column arrays (strided=True) may be transposed views: the kernels walk them a row
+    # at a time and need only the last axis contiguous. (No [-1]: wraparound is off.)
+    if not strided or a.strides[ndim - 1] != a.itemsize:
+        a = np.ascontiguousarray(a)
+    return a
 
 
-def im2col_6d(x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad, Py_ssize_t stride):
-    """The windows of a zero-padded input, copied out for one GEMM per image.
+def im2col_6d(x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad, Py_ssize_t stride,
+              bint batch_major=True):
+    """The windows of a zero-padded input, copied out for the convolution's GEMMs.
 
     Parameters
     ----------
@@ -113,12 +124,16 @@ def im2col_6d(x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad, Py_ssize_t stride
         Window height and width.
     pad, stride : int
         Zeros on every side, and the step between windows (>= 1).
+    batch_major : bool, default True
+        True: the memory is in (N, C, HH, WW, Ho, Wo) order, for one GEMM per image.
+        False: in (C, HH, WW, N, Ho, Wo) order, for one GEMM over the batch.
 
     Returns
     -------
-    cols : ndarray of shape (N, C, HH, WW, Ho, Wo), dtype of ``x``, C-contiguous
+    cols : ndarray of shape (N, C, HH, WW, Ho, Wo), dtype of ``x``
         ``cols[n, c, i, j, ho, wo] == xp[n, c, ho*stride + i, wo*stride + j]`` where ``xp`` is
-        ``x`` padded; ``Ho = 1 + (H + 2*pad - HH) // stride`` and ``Wo`` likewise.
+        ``x`` padded; ``Ho = 1 + (H + 2*pad - HH) // stride`` and ``Wo`` likewise. With
+        ``batch_major=False`` it is a transposed view of a C-contiguous array.
     """
     x = _check_real("x", x, 4, "(N, C, H, W)")
     N, C, H, W = x.shape
@@ -126,11 +141,14 @@ def im2col_6d(x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad, Py_ssize_t stride
         raise ValueError(
             f"bad window {HH}x{WW}, pad {pad}, stride {stride} for x of shape {x.shape}")
     Ho, Wo = 1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride
-    cols = np.empty((N, C, HH, WW, Ho, Wo), dtype=x.dtype)
+    if batch_major:
+        cols = np.empty((N, C, HH, WW, Ho, Wo), dtype=x.dtype)
+    else:
+        cols = np.empty((C, HH, WW, N, Ho, Wo), dtype=x.dtype).transpose(3, 0, 1, 2, 4, 5)
     cdef float[:, :, :, ::1] x32
     cdef double[:, :, :, ::1] x64
-    cdef float[:, :, :, :, :, ::1] c32
-    cdef double[:, :, :, :, :, ::1] c64
+    cdef float[:, :, :, :, :, :] c32
+    cdef double[:, :, :, :, :, :] c64
     if x.dtype == np.float32:
         x32, c32 = x, cols
         with nogil:
@@ -148,6 +166,7 @@ def col2im_6d(cols, Py_ssize_t H, Py_ssize_t W, Py_ssize_t pad, Py_ssize_t strid
     Parameters
     ----------
     cols : ndarray of shape (N, C, HH, WW, Ho, Wo), float32 or float64
+        Any strides with a contiguous last axis (either layout of :func:`im2col_6d`).
     H, W : int
         Height and width of the unpadded input.
     pad, stride : int
@@ -156,13 +175,13 @@ def col2im_6d(cols, Py_ssize_t H, Py_ssize_t W, Py_ssize_t pad, Py_ssize_t strid
     -------
     dx : ndarray of shape (N, C, H, W), same dtype as ``cols``, C-contiguous
     """
-    cols = _check_real("cols", cols, 6, "(N, C, HH, WW, Ho, Wo)")
+    cols = _check_real("cols", cols, 6, "(N, C, HH, WW, Ho, Wo)", strided=True)
     N, C, HH, WW, Ho, Wo = cols.shape
     if stride < 1 or pad < 0 or (Ho - 1) * stride + HH > H + 2 * pad or (Wo - 1) * stride + WW > W + 2 * pad:
         raise ValueError(f"cols of shape {cols.shape} do not fit H={H}, W={W}, pad={pad}, stride={stride}")
     dx = np.zeros((N, C, H, W), dtype=cols.dtype)
-    cdef float[:, :, :, :, :, ::1] c32
-    cdef double[:, :, :, :, :, ::1] c64
+    cdef float[:, :, :, :, :, :] c32
+    cdef double[:, :, :, :, :, :] c64
     cdef float[:, :, :, ::1] x32
     cdef double[:, :, :, ::1] x64
     if cols.dtype == np.float32:

@@ -194,13 +194,17 @@ def _im2col_cases():
         yield rng.standard_normal(shape), HH, WW, pad, stride
 
 
+@pytest.mark.parametrize("batch_major", [True, False])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_im2col_equals_its_definition(backend, dtype):
+def test_im2col_equals_its_definition(backend, dtype, batch_major):
     from cs231n_lib import fast_layers
 
     for x, HH, WW, pad, stride in _im2col_cases():
         x = x.astype(dtype)
-        got = fast_layers._im2col(x, HH, WW, pad, stride)
+        got = fast_layers._im2col(x, HH, WW, pad, stride, batch_major)
+        # The memory order the GEMMs rely on: (N, C, HH, WW, Ho, Wo) or (C, HH, WW, N, Ho, Wo).
+        order = got if batch_major else got.transpose(1, 2, 3, 0, 4, 5)
+        assert order.flags.c_contiguous, (batch_major, got.strides)
         case = f"x.shape={x.shape} window={HH}x{WW} pad={pad} stride={stride}"
         assert got.dtype == dtype, case
         # A pure copy: every entry must be exactly the pixel (or zero) it names.
@@ -209,20 +213,55 @@ def test_im2col_equals_its_definition(backend, dtype):
         )
 
 
-def test_col2im_is_the_adjoint_of_im2col(backend):
+@pytest.mark.parametrize("batch_major", [True, False])
+def test_col2im_is_the_adjoint_of_im2col(backend, batch_major):
     """<im2col(x), c> == <x, col2im(c)> for every x and c: the defining property."""
     from cs231n_lib import fast_layers
 
     rng = np.random.default_rng(3)
     for x, HH, WW, pad, stride in _im2col_cases():
-        cols = fast_layers._im2col(x, HH, WW, pad, stride)
-        c = rng.standard_normal(cols.shape)
+        cols = fast_layers._im2col(x, HH, WW, pad, stride, batch_major)
+        c = np.empty_like(cols)  # same memory order as cols: col2im reads either
+        c[...] = rng.standard_normal(cols.shape)
         back = fast_layers._col2im(c, x.shape[2], x.shape[3], pad, stride)
         assert back.shape == x.shape and back.flags.c_contiguous
         lhs, rhs = np.sum(cols * c), np.sum(x * back)
         err = abs(lhs - rhs) / max(1.0, abs(lhs))
         case = f"x.shape={x.shape} window={HH}x{WW} pad={pad} stride={stride}"
         assert err <= TWIN_TOL, f"{case}: <im2col(x), c>={lhs} but <x, col2im(c)>={rhs}"
+
+
+@pytest.mark.parametrize("min_pixels", [0, 10**9], ids=["per-image GEMMs", "one batch GEMM"])
+def test_both_gemm_plans_equal_the_loop_twin(backend, min_pixels, monkeypatch):
+    """The layer picks a GEMM plan by output size; force each plan on the same cases."""
+    from cs231n_lib import fast_layers
+
+    monkeypatch.setattr(fast_layers, "PER_IMAGE_MIN_PIXELS", min_pixels)
+    for seed in range(8):
+        x, w, b, cp = random_conv_case(seed)
+        out, cache = conv_forward_fast(x, w, b, cp)
+        assert (cache[4].ndim == 3) == (min_pixels == 0)
+        want = twins.conv_forward_loops(x, w, b, cp["stride"], cp["pad"])
+        assert rel_err(out, want) <= TWIN_TOL, describe(x, cp)
+        dout = np.random.default_rng(seed).standard_normal(out.shape)
+        got = conv_backward_fast(dout, cache)
+        wanted = twins.conv_backward_loops(dout, x, w, cp["stride"], cp["pad"])
+        for name, g, e in zip(("dx", "dw", "db"), got, wanted, strict=True):
+            assert rel_err(g, e) <= TWIN_TOL, f"{name} {describe(x, cp)} plan={min_pixels}"
+        _, cache_skip = conv_forward_fast(x, w, b, dict(cp, need_dx=False))
+        dx, dw, db = conv_backward_fast(dout, cache_skip)
+        assert dx is None and rel_err(dw, wanted[1]) <= TWIN_TOL
+
+
+def test_the_plan_follows_the_output_size():
+    from cs231n_lib import fast_layers
+
+    x = np.zeros((2, 1, 40, 40))
+    w, b = np.zeros((1, 1, 3, 3)), np.zeros(1)
+    _, big = conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})  # 1600 pixels per image
+    _, small = conv_forward_fast(x, w, b, {"stride": 3, "pad": 1})  # 14 x 14 = 196
+    assert 196 < fast_layers.PER_IMAGE_MIN_PIXELS <= 1600
+    assert big[4].shape == (2, 9, 1600) and small[4].shape == (9, 2 * 196)
 
 
 def test_need_dx_false_skips_only_dx(backend):
