@@ -378,13 +378,21 @@ def _torch_convnet(torch: Any, dtype: Any) -> tuple[Any, Any]:
 
 
 def time_side_by_side(
-    fns: dict[str, Callable[[], Any]], repeats: int, block: int = 5, warmup: int = 2
+    fns: dict[str, Callable[[], Any]],
+    repeats: int,
+    block: int = 5,
+    warmup: int = 2,
+    settle: float = 0.1,
 ) -> dict[str, float]:
     """Median seconds per call of each function, timed in alternating blocks.
 
     Running the contenders in turn, ``block`` calls at a time, exposes them
     to the same drift in machine load, so their ratio is fairer than that of
-    two back-to-back measurements.
+    two back-to-back measurements. Before each block the process sleeps
+    ``settle`` seconds and makes one untimed call: the thread pools of the
+    previous contender (OpenBLAS's, PyTorch's OpenMP) keep spinning for a
+    while after their last job, and would otherwise take the cores from the
+    next one.
     """
     for fn in fns.values():
         for _ in range(warmup):
@@ -392,6 +400,8 @@ def time_side_by_side(
     times: dict[str, list[float]] = {name: [] for name in fns}
     while min(len(t) for t in times.values()) < repeats:
         for name, fn in fns.items():
+            time.sleep(settle)
+            fn()
             for _ in range(block):
                 start = time.perf_counter()
                 fn()

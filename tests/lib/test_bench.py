@@ -128,7 +128,8 @@ def test_side_by_side_timing_alternates_blocks():
         repeats=4,
         block=2,
         warmup=1,
+        settle=0.0,
     )
     assert set(medians) == {"a", "b"} and all(t >= 0 for t in medians.values())
-    timed = calls[2:]  # after one warm-up call each
-    assert timed == ["a", "a", "b", "b", "a", "a", "b", "b"]
+    # One warm-up call each, then blocks of one untimed and two timed calls, in turn.
+    assert calls == ["a", "b"] + ["a"] * 3 + ["b"] * 3 + ["a"] * 3 + ["b"] * 3
