@@ -135,11 +135,17 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"autograder, --workers {args.workers}, {len(well_formed)} well-formed: {kit_s:.1f} s"
         )
+        print(
+            f"plain nbgrader autograde on the same {len(well_formed)} "
+            "(every notebook in a kernel, one after the other: about ten minutes) ...",
+            flush=True,
+        )
         plain_s, plain_info = time_plain_nbgrader(work / "ok", args.cell_timeout, students="[!b]*")
         print(
             f"plain nbgrader autograde, the same {len(well_formed)}: {plain_s:.1f} s "
             f"({plain_info['autograded_folders']} autograded, exit code {plain_info['exit_code']})"
         )
+        print(f"plain nbgrader autograde on all {len(everyone)} ...", flush=True)
         _, all_plain = time_plain_nbgrader(work / "all", args.cell_timeout)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -741,20 +741,24 @@ def main(argv: list[str] | None = None) -> int:
         np.dtype(d).name: gemm_ceiling(d, 512 if args.quick else 1024, repeats) for d in dtypes
     }
     rows: list[dict[str, Any]] = []
+
+    def step(what: str) -> None:  # progress on stderr; the table goes to stdout
+        print(f"bench: {what} ...", file=sys.stderr, flush=True)
+
     for d in dtypes:
+        name = np.dtype(d).name
+        step(f"conv and max pool, notebook shapes, {name}")
         rows += conv_rows(NOTEBOOK_CONV_SHAPE, d, naive, repeats, "notebook (100,3,31,31)")
         rows += pool_rows(NOTEBOOK_POOL_SHAPE, d, naive, repeats, "notebook (100,3,32,32)")
+        step(f"conv and max pool, training shapes, {name}")
         if not args.quick:
             rows += conv_rows(TRAINING_CONV_SHAPE, d, naive, repeats, "training (50,3,32,32)")
-        rows += pool_rows(
-            TRAINING_POOL_SHAPE,
-            d,
-            naive,
-            repeats,
-            "training (50,32,32,32)",
-        )
+        rows += pool_rows(TRAINING_POOL_SHAPE, d, naive, repeats, "training (50,32,32,32)")
+        step(f"ThreeLayerConvNet training iterations, {name}")
         rows += training_rows(d, naive, 3 if args.quick else 20)
-    memory = memory_row(2000) if args.quick else memory_row(CIFAR_TRAIN)
+    num_train = 2000 if args.quick else CIFAR_TRAIN
+    step(f"one float32 training epoch on {num_train} images in a fresh process (peak memory)")
+    memory = memory_row(num_train)
     found = targets(rows, memory, fast_layers.BACKEND)
     if args.quick:  # too few repeats and a small memory run: report, judge nothing
         for t in found:
