@@ -99,6 +99,20 @@ cdef void _col2im_kernel(const real[:, :, :, :, :, :] cols, real[:, :, :, ::1] d
                             dst[wo * stride + shift] += src[wo]
 
 
+# Typed entry points: Cython picks the float or double version from the arrays' dtype,
+# so the wrappers below need no branch per dtype.
+def _im2col_run(const real[:, :, :, ::1] x, real[:, :, :, :, :, :] cols, Py_ssize_t pad,
+                Py_ssize_t stride):
+    with nogil:
+        _im2col_kernel(x, cols, pad, stride)
+
+
+def _col2im_run(const real[:, :, :, :, :, :] cols, real[:, :, :, ::1] dx, Py_ssize_t pad,
+                Py_ssize_t stride):
+    with nogil:
+        _col2im_kernel(cols, dx, pad, stride)
+
+
 def _check_real(name, a, ndim, layout, bint strided=False):
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array; got {type(a).__name__}")
@@ -145,18 +159,7 @@ def im2col_6d(x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad, Py_ssize_t stride
         cols = np.empty((N, C, HH, WW, Ho, Wo), dtype=x.dtype)
     else:
         cols = np.empty((C, HH, WW, N, Ho, Wo), dtype=x.dtype).transpose(3, 0, 1, 2, 4, 5)
-    cdef float[:, :, :, ::1] x32
-    cdef double[:, :, :, ::1] x64
-    cdef float[:, :, :, :, :, :] c32
-    cdef double[:, :, :, :, :, :] c64
-    if x.dtype == np.float32:
-        x32, c32 = x, cols
-        with nogil:
-            _im2col_kernel(x32, c32, pad, stride)
-    else:
-        x64, c64 = x, cols
-        with nogil:
-            _im2col_kernel(x64, c64, pad, stride)
+    _im2col_run(x, cols, pad, stride)
     return cols
 
 
@@ -180,18 +183,7 @@ def col2im_6d(cols, Py_ssize_t H, Py_ssize_t W, Py_ssize_t pad, Py_ssize_t strid
     if stride < 1 or pad < 0 or (Ho - 1) * stride + HH > H + 2 * pad or (Wo - 1) * stride + WW > W + 2 * pad:
         raise ValueError(f"cols of shape {cols.shape} do not fit H={H}, W={W}, pad={pad}, stride={stride}")
     dx = np.zeros((N, C, H, W), dtype=cols.dtype)
-    cdef float[:, :, :, :, :, :] c32
-    cdef double[:, :, :, :, :, :] c64
-    cdef float[:, :, :, ::1] x32
-    cdef double[:, :, :, ::1] x64
-    if cols.dtype == np.float32:
-        c32, x32 = cols, dx
-        with nogil:
-            _col2im_kernel(c32, x32, pad, stride)
-    else:
-        c64, x64 = cols, dx
-        with nogil:
-            _col2im_kernel(c64, x64, pad, stride)
+    _col2im_run(cols, dx, pad, stride)
     return dx
 
 
