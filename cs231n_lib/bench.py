@@ -272,15 +272,10 @@ def conv_rows(
         )
     contenders: Contenders = {}
     for backend in _built_backends():
-        f_out, f_cache = _on_backend(backend, lambda: fast_layers.conv_forward_fast(x, w, b, cp))()
-        contenders[f"fast ({backend})"] = (
-            _on_backend(backend, lambda: fast_layers.conv_forward_fast(x, w, b, cp)),
-            _on_backend(backend, lambda c=f_cache: fast_layers.conv_backward_fast(dout, c)),
-            (
-                f_out,
-                *_on_backend(backend, lambda c=f_cache: fast_layers.conv_backward_fast(dout, c))(),
-            ),
-        )
+        forward = _on_backend(backend, lambda: fast_layers.conv_forward_fast(x, w, b, cp))
+        f_out, f_cache = forward()
+        backward = _on_backend(backend, lambda c=f_cache: fast_layers.conv_backward_fast(dout, c))
+        contenders[f"fast ({backend})"] = (forward, backward, (f_out, *backward()))
     torch = _torch()
     if torch is not None:
         tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
@@ -330,17 +325,12 @@ def pool_rows(
         )
     contenders: Contenders = {}
     for backend in _built_backends():
-        f_out, f_cache = _on_backend(
-            backend, lambda: fast_layers.max_pool_forward_fast(x, pool_param)
-        )()
+        forward = _on_backend(backend, lambda: fast_layers.max_pool_forward_fast(x, pool_param))
+        f_out, f_cache = forward()
         backward = _on_backend(
             backend, lambda c=f_cache: fast_layers.max_pool_backward_fast(dout, c)
         )
-        contenders[f"fast ({backend})"] = (
-            _on_backend(backend, lambda: fast_layers.max_pool_forward_fast(x, pool_param)),
-            backward,
-            (f_out, backward()),
-        )
+        contenders[f"fast ({backend})"] = (forward, backward, (f_out, backward()))
     torch = _torch()
     if torch is not None:
         tx = torch.tensor(x, requires_grad=True)
@@ -409,6 +399,28 @@ def time_side_by_side(
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def course_solver(naive: dict[str, Any], data: dict[str, Any], dtype: Any, **options: Any) -> Any:
+    """The course's training set-up: ThreeLayerConvNet (weight scale 1e-3), Adam, batch 50.
+
+    ``naive`` holds the model class (``load_naive_layers``); ``options`` go to the
+    Solver on top of these (one epoch, quiet, seeded).
+    """
+    from cs231n_lib.solver import Solver
+
+    np.random.seed(0)  # noqa: NPY002 - the course's model draws from the global generator
+    model = naive["ThreeLayerConvNet"](weight_scale=1e-3, dtype=dtype)
+    settings = {
+        "update_rule": "adam",
+        "optim_config": {"learning_rate": 1e-3},
+        "batch_size": 50,
+        "num_epochs": 1,
+        "verbose": False,
+        "progress": False,
+        "seed": 0,
+    }
+    return Solver(model, data, **{**settings, **options})
+
+
 def training_rows(dtype: Any, naive: dict[str, Any], iterations: int) -> list[dict[str, Any]]:
     """One ThreeLayerConvNet training iteration (minibatch, loss, backward, Adam step).
 
@@ -416,25 +428,12 @@ def training_rows(dtype: Any, naive: dict[str, Any], iterations: int) -> list[di
     is the same network, loss and optimiser. The two are timed in alternation.
     """
     from cs231n_lib.data_utils import get_offline_data
-    from cs231n_lib.solver import Solver
 
     data = get_offline_data(num_training=500, num_validation=50, num_test=0, dtype=dtype)
     batch = 50
     steps: dict[str, Callable[[], Any]] = {}
     if "ThreeLayerConvNet" in naive:
-        np.random.seed(0)  # noqa: NPY002 - the course's model draws from the global generator
-        model = naive["ThreeLayerConvNet"](weight_scale=1e-3, dtype=dtype)
-        solver = Solver(
-            model,
-            data,
-            update_rule="adam",
-            batch_size=batch,
-            num_epochs=1,
-            verbose=False,
-            progress=False,
-            seed=0,
-        )
-        steps["kit"] = solver._step
+        steps["kit"] = course_solver(naive, data, dtype)._step
     torch = _torch()
     if torch is not None:
         net, opt = _torch_convnet(torch, dtype)
@@ -492,23 +491,10 @@ def _epoch_child(num_train: int, epochs: int) -> None:
     with the Solver's accuracy checks at the start and at each epoch's end.
     """
     from cs231n_lib.data_utils import get_offline_data
-    from cs231n_lib.solver import Solver
 
-    naive = load_naive_layers()
     data = get_offline_data(num_training=num_train, num_validation=1000, num_test=0)
-    np.random.seed(0)  # noqa: NPY002
-    model = naive["ThreeLayerConvNet"](weight_scale=1e-3, dtype=np.float32)
-    solver = Solver(
-        model,
-        data,
-        update_rule="adam",
-        optim_config={"learning_rate": 1e-3},
-        batch_size=50,
-        num_epochs=epochs,
-        num_train_samples=1000,
-        verbose=False,
-        progress=False,
-        seed=0,
+    solver = course_solver(
+        load_naive_layers(), data, np.float32, num_epochs=epochs, num_train_samples=1000
     )
     start = time.perf_counter()
     solver.train()
