@@ -5,7 +5,7 @@ folder and writes submissions made from the release the way students make
 them: honest ones, partly wrong ones, the untouched release, cheating ones,
 crashing ones and malformed ones. The tests grade the same class.
 
-Imports: the autograder's API and the standard library.
+Imports: the autograder's API and intake (cell helpers), the standard library.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from autograder.intake import cell_source, nbgrader_meta
+
 KIT_COURSE = Path(__file__).resolve().parents[1] / "assignments"
 ASSIGNMENT = "convnets"
 NB1 = "01_convolution.ipynb"
@@ -29,18 +31,9 @@ NB4 = "04_spatial_normalization.ipynb"
 Notebooks = dict[str, dict[str, Any]]
 
 
-def _meta(cell: dict[str, Any]) -> dict[str, Any]:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
-
-
-def _text(cell: dict[str, Any]) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
-
-
 def _cell(nbs: Notebooks, nb: str, grade_id: str) -> dict[str, Any]:
     for cell in nbs[nb]["cells"]:
-        if _meta(cell).get("grade_id") == grade_id:
+        if nbgrader_meta(cell).get("grade_id") == grade_id:
             return cell
     raise KeyError(f"{nb} has no cell {grade_id!r}")
 
@@ -53,11 +46,15 @@ def solved_release(course: Path) -> Notebooks:
         source = json.loads(
             (course / "source" / ASSIGNMENT / path.name).read_text(encoding="utf-8")
         )
-        answers = {_meta(c)["grade_id"]: c for c in source["cells"] if _meta(c).get("solution")}
+        answers = {
+            nbgrader_meta(c)["grade_id"]: c
+            for c in source["cells"]
+            if nbgrader_meta(c).get("solution")
+        }
         for cell in release["cells"]:
-            gid = _meta(cell).get("grade_id")
-            if _meta(cell).get("solution") and gid in answers:
-                text = _text(answers[gid])
+            gid = nbgrader_meta(cell).get("grade_id")
+            if nbgrader_meta(cell).get("solution") and gid in answers:
+                text = cell_source(answers[gid])
                 text = re.sub(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", "", text, flags=re.M)
                 cell["source"] = text
         nbs[path.name] = release
@@ -74,7 +71,7 @@ def release_notebooks(course: Path) -> Notebooks:
 def append_code(nbs: Notebooks, nb: str, grade_id: str, code: str) -> None:
     """Add code at the end of a solution cell (how most tampering would be typed in)."""
     cell = _cell(nbs, nb, grade_id)
-    cell["source"] = _text(cell).rstrip("\n") + "\n\n" + code.strip("\n") + "\n"
+    cell["source"] = cell_source(cell).rstrip("\n") + "\n\n" + code.strip("\n") + "\n"
 
 
 def set_code(nbs: Notebooks, nb: str, grade_id: str, code: str) -> None:
@@ -438,7 +435,9 @@ def bad_submissions(course: Path, root: Path) -> dict[str, str]:
     # A deleted solution cell, a duplicated grade id, an unlocked test cell, extra files.
     nbs = solved_release(course)
     nbs[NB2]["cells"] = [
-        c for c in nbs[NB2]["cells"] if _meta(c).get("grade_id") != "max_pool_backward_naive"
+        c
+        for c in nbs[NB2]["cells"]
+        if nbgrader_meta(c).get("grade_id") != "max_pool_backward_naive"
     ]
     _write(root / "bad_deleted_cell" / ASSIGNMENT, nbs)
     kinds["bad_deleted_cell"] = "missing_cell"

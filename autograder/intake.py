@@ -174,23 +174,25 @@ class SubmissionIntake:
 # --- reading cells -------------------------------------------------------------------------
 
 
-def _text(source: Any) -> str:
-    """A cell's source as one string; nbformat allows a string or a list of strings."""
-    if isinstance(source, str):
-        return source
-    if isinstance(source, list):
-        return "".join(part for part in source if isinstance(part, str))
-    return ""
-
-
 def _metadata(cell: dict) -> dict:
     meta = cell.get("metadata")
     return meta if isinstance(meta, dict) else {}
 
 
-def _nbgrader(cell: dict) -> dict:
+def nbgrader_meta(cell: dict) -> dict:
+    """A cell's nbgrader metadata (``grade_id``, ``solution``, ...), or {} if it has none."""
     meta = _metadata(cell).get("nbgrader")
     return meta if isinstance(meta, dict) else {}
+
+
+def cell_source(cell: dict) -> str:
+    """A cell's source as one string; nbformat allows a string or a list of strings."""
+    source = cell.get("source", "")
+    if isinstance(source, str):
+        return source
+    if isinstance(source, list):
+        return "".join(part for part in source if isinstance(part, str))
+    return ""
 
 
 def _is_heavy(cell: dict) -> bool:
@@ -259,9 +261,13 @@ def prelude(cells: list[dict]) -> str:
     """
     future, imports = [], []
     for cell in cells:
-        if cell.get("cell_type") != "code" or _is_heavy(cell) or _nbgrader(cell).get("grade_id"):
+        if (
+            cell.get("cell_type") != "code"
+            or _is_heavy(cell)
+            or nbgrader_meta(cell).get("grade_id")
+        ):
             continue
-        text = _text(cell.get("source"))
+        text = cell_source(cell)
         tree = _parse_cell_code(text)
         if tree is None:
             continue
@@ -276,8 +282,8 @@ def prelude(cells: list[dict]) -> str:
 
 
 def _source_cell(cell: dict, grade_id: str) -> SourceCell:
-    meta = _nbgrader(cell)
-    text = _text(cell.get("source"))
+    meta = nbgrader_meta(cell)
+    text = cell_source(cell)
     return SourceCell(
         grade_id=grade_id,
         cell_type=str(cell.get("cell_type")),
@@ -325,7 +331,7 @@ def read_source(source_dir: Path) -> dict[str, SourceNotebook]:
         graded: dict[str, SourceCell] = {}
         all_ids: set[str] = set()
         for cell in cells:
-            grade_id = _nbgrader(cell).get("grade_id")
+            grade_id = nbgrader_meta(cell).get("grade_id")
             if not grade_id:
                 continue
             if grade_id in all_ids:
@@ -477,7 +483,7 @@ def _check_cell(src: SourceCell, cell: dict, name: str) -> list[Problem]:
     gid = src.grade_id
     what = "test cell" if src.is_test else "read-only cell" if src.read_only else "cell"
     problems = []
-    if src.read_only and _digest(_text(cell.get("source"))) not in src.digests:
+    if src.read_only and _digest(cell_source(cell)) not in src.digests:
         kind = "edited_test_cell" if src.is_test else "edited_locked_cell"
         problems.append(
             Problem(
@@ -489,7 +495,7 @@ def _check_cell(src: SourceCell, cell: dict, name: str) -> list[Problem]:
                 True,
             )
         )
-    meta = _nbgrader(cell)
+    meta = nbgrader_meta(cell)
     changed = [key for key in GRADING_FLAGS if _flag(meta, key) != src.flags[key]]
     if changed:
         details = ", ".join(
@@ -532,7 +538,7 @@ def _read_cells(nb: Any, src: SourceNotebook, intake: NotebookIntake) -> None:
     for cell in cells:
         if not isinstance(cell, dict):
             continue
-        gid = _nbgrader(cell).get("grade_id")
+        gid = nbgrader_meta(cell).get("grade_id")
         if gid is None:
             continue
         if not isinstance(gid, str) or gid not in src.all_grade_ids:
@@ -594,7 +600,7 @@ def _read_cells(nb: Any, src: SourceNotebook, intake: NotebookIntake) -> None:
         cell = same_type[0]
         intake.problems.extend(_check_cell(scell, cell, name))
         if scell.is_solution and scell.cell_type == "code":
-            intake.solutions[gid] = _text(cell.get("source"))
+            intake.solutions[gid] = cell_source(cell)
 
 
 def _read_notebook(path: Path, src: SourceNotebook, max_bytes: int) -> NotebookIntake:

@@ -24,15 +24,6 @@ def notebook_cells(path: Path) -> list[dict[str, Any]]:
     return json.loads(path.read_text(encoding="utf-8"))["cells"]
 
 
-def _source(cell: dict[str, Any]) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else str(src)
-
-
-def _nbgrader(cell: dict[str, Any]) -> dict[str, Any]:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
-
-
 def strip_magics(code: str) -> str:
     """Drop IPython-only lines (``%matplotlib inline``, ``!pip ...``): they are not Python."""
     return "\n".join(line for line in code.splitlines() if not line.lstrip().startswith(("%", "!")))
@@ -42,20 +33,20 @@ def solution_cells(cells: list[dict[str, Any]]) -> dict[str, str]:
     """grade_id -> source of every solution code cell, in notebook order."""
     out = {}
     for cell in cells:
-        meta = _nbgrader(cell)
+        meta = intake.nbgrader_meta(cell)
         if cell.get("cell_type") == "code" and meta.get("solution") and meta.get("grade_id"):
-            out[meta["grade_id"]] = _source(cell)
+            out[meta["grade_id"]] = intake.cell_source(cell)
     return out
 
 
 def test_points(cells: list[dict[str, Any]]) -> dict[str, float]:
     """grade_id -> points of every autograded test cell."""
     return {
-        _nbgrader(c)["grade_id"]: float(_nbgrader(c).get("points", 0) or 0)
+        intake.nbgrader_meta(c)["grade_id"]: float(intake.nbgrader_meta(c).get("points", 0) or 0)
         for c in cells
         if c.get("cell_type") == "code"
-        and _nbgrader(c).get("grade")
-        and not _nbgrader(c).get("solution")
+        and intake.nbgrader_meta(c).get("grade")
+        and not intake.nbgrader_meta(c).get("solution")
     }
 
 
