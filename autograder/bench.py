@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.demo import ASSIGNMENT, build_demo_course
-from autograder.gradebook import _nbgrader, kernel_env, kernel_limits
+from autograder.gradebook import generate_assignment, hand_over, kernel_env, kernel_limits
 from autograder.pipeline import sandbox_uid
 from autograder.sandbox import Limits, run_command
 
@@ -70,10 +70,10 @@ def time_plain_nbgrader(
     scratch = Path(tempfile.mkdtemp(prefix="cs231n-plain-nbgrader-"))
     try:
         copy = scratch / "course"
-        shutil.copytree(course, copy, ignore=shutil.ignore_patterns("autograded", "grades"))
-        for stale in ("gradebook.db",):
-            (copy / stale).unlink(missing_ok=True)
-        res = _nbgrader(["generate_assignment", ASSIGNMENT, "--force"], cwd=copy)
+        shutil.copytree(
+            course, copy, ignore=shutil.ignore_patterns("autograded", "grades", "gradebook.db")
+        )
+        res = generate_assignment(copy, ASSIGNMENT)
         if res.returncode != 0:
             raise RuntimeError(f"nbgrader generate_assignment failed: {res.stderr[-1000:]}")
         argv = [
@@ -87,11 +87,7 @@ def time_plain_nbgrader(
             f"--student={students}",
         ]
         with sandbox_uid() as uid:
-            if uid is not None:
-                for root, dirs, files in os.walk(scratch):
-                    for name in dirs + files:
-                        os.lchown(os.path.join(root, name), uid, uid)
-                os.chown(scratch, uid, uid)
+            hand_over(scratch, uid)
             start = time.perf_counter()
             res = run_command(
                 argv,

@@ -51,6 +51,22 @@ def _nbgrader(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+def generate_assignment(course_dir: Path, assignment: str) -> subprocess.CompletedProcess:
+    """``nbgrader generate_assignment --force`` in ``course_dir``: registers the assignment
+    in that course's gradebook and writes its release. Trusted: runs no student code."""
+    return _nbgrader(["generate_assignment", assignment, "--force"], cwd=course_dir)
+
+
+def hand_over(scratch: Path, uid: int | None) -> None:
+    """Make ``uid`` the owner of the scratch tree a sandboxed nbgrader runs in (None: keep)."""
+    if uid is None:
+        return
+    for root, dirs, files in os.walk(scratch):
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), uid, uid)
+    os.chown(scratch, uid, uid)
+
+
 def ensure_assignment(course_dir: Path, assignment: str) -> None:
     """Register the assignment in the course gradebook (what ``generate_assignment`` does)."""
     from nbgrader.api import Gradebook, MissingEntry
@@ -63,7 +79,7 @@ def ensure_assignment(course_dir: Path, assignment: str) -> None:
                 return
             except MissingEntry:
                 pass
-    res = _nbgrader(["generate_assignment", assignment, "--force"], cwd=course_dir)
+    res = generate_assignment(course_dir, assignment)
     if res.returncode != 0:
         raise RuntimeError(f"nbgrader generate_assignment failed: {res.stderr[-2000:]}")
 
@@ -110,15 +126,10 @@ def run_in_kernel(
         if not sub.is_dir():
             return InKernel(error="no submission folder")
         shutil.copytree(sub, course / "submitted" / student_id / assignment)
-        # Trusted: registers the assignment in the scratch gradebook; runs no student code.
-        res = _nbgrader(["generate_assignment", assignment, "--force"], cwd=course)
+        res = generate_assignment(course, assignment)  # registers it in the scratch gradebook
         if res.returncode != 0:
             return InKernel(error=f"nbgrader generate_assignment failed: {res.stderr[-500:]}")
-        if uid is not None:
-            for root, dirs, files in os.walk(scratch):
-                for name in dirs + files:
-                    os.lchown(os.path.join(root, name), uid, uid)
-            os.chown(scratch, uid, uid)
+        hand_over(scratch, uid)
         argv = [sys.executable, "-m", "nbgrader", "autograde", assignment]
         try:
             res = run_command(
