@@ -394,54 +394,31 @@ def _match_notebooks(expected: list[str], files: list[str]) -> dict[str, str]:
 
 def _load(path: Path, name: str, max_bytes: int) -> tuple[Any, list[Problem]]:
     """The parsed JSON of a submitted notebook, or None, and the problems met on the way."""
+
+    def refused(kind: str, message: str, tamper: bool = False) -> tuple[None, list[Problem]]:
+        return None, [Problem(kind, name, None, f"{name} {message}", tamper)]
+
     try:
         info = os.lstat(path)
     except OSError as err:
-        return None, [
-            Problem(
-                "not_a_file",
-                name,
-                None,
-                f"{name} could not be opened ({err.strerror}); submit it again.",
-                False,
-            )
-        ]
+        return refused("not_a_file", f"could not be opened ({err.strerror}); submit it again.")
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
-        return None, [
-            Problem(
-                "not_a_file",
-                name,
-                None,
-                f"{name} is a link or special file, not a notebook file; "
-                "submit the notebook file itself.",
-                True,
-            )
-        ]
+        return refused(
+            "not_a_file",
+            "is a link or special file, not a notebook file; submit the notebook file itself.",
+            tamper=True,
+        )
     if info.st_size > max_bytes:
-        return None, [
-            Problem(
-                "too_large",
-                name,
-                None,
-                f"{name} is {info.st_size / 2**20:.1f} MB, over the "
-                f"{max_bytes / 2**20:.0f} MB limit; clear all outputs "
-                "(Edit > Clear Outputs of All Cells), save, and submit again.",
-                False,
-            )
-        ]
+        return refused(
+            "too_large",
+            f"is {info.st_size / 2**20:.1f} MB, over the {max_bytes / 2**20:.0f} MB limit; "
+            "clear all outputs (Edit > Clear Outputs of All Cells), save, and submit again.",
+        )
     try:
         with open(path, "rb") as handle:
             raw = handle.read(max_bytes + 1)
     except OSError as err:
-        return None, [
-            Problem(
-                "not_a_file",
-                name,
-                None,
-                f"{name} could not be read ({err.strerror}); submit it again.",
-                False,
-            )
-        ]
+        return refused("not_a_file", f"could not be read ({err.strerror}); submit it again.")
     problems = []
     try:
         text = raw.decode("utf-8-sig")
