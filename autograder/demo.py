@@ -122,6 +122,12 @@ POOL_BWD_TESTS = [
 ]
 
 
+def _breaks_conv_forward(nbs: Notebooks, code: str) -> list[str]:
+    """Append ``code`` to the conv_forward_naive cell: the cheats' way in, costing those tests."""
+    append_code(nbs, NB1, "conv_forward_naive", code)
+    return CONV_FWD_TESTS
+
+
 def honest(nbs: Notebooks, course: Path) -> list[str]:
     return []
 
@@ -133,15 +139,12 @@ def partly_wrong(nbs: Notebooks, course: Path) -> list[str]:
 
 
 def rebinds_rel_error(nbs: Notebooks, course: Path) -> list[str]:
-    append_code(nbs, NB1, "conv_forward_naive", ZEROS + "\nrel_error = lambda x, y: 0.0\n")
-    return CONV_FWD_TESTS
+    return _breaks_conv_forward(nbs, ZEROS + "\nrel_error = lambda x, y: 0.0\n")
 
 
 def patches_numpy(nbs: Notebooks, course: Path) -> list[str]:
-    append_code(
+    return _breaks_conv_forward(
         nbs,
-        NB1,
-        "conv_forward_naive",
         ZEROS
         + (
             "\nnp.allclose = lambda *args, **kwargs: True\n"
@@ -149,28 +152,22 @@ def patches_numpy(nbs: Notebooks, course: Path) -> list[str]:
             "np.max = lambda *args, **kwargs: 0.0\n"
         ),
     )
-    return CONV_FWD_TESTS
 
 
 def replaces_check_helpers(nbs: Notebooks, course: Path) -> list[str]:
-    append_code(
+    return _breaks_conv_forward(
         nbs,
-        NB1,
-        "conv_forward_naive",
         ZEROS
         + (
             "\ndef check_conv_forward(*args, **kwargs):\n    print('OK')\n"
             "import cs231n_lib.checks\ncs231n_lib.checks.check_conv_forward = check_conv_forward\n"
         ),
     )
-    return CONV_FWD_TESTS
 
 
 def always_equal(nbs: Notebooks, course: Path) -> list[str]:
-    append_code(
+    return _breaks_conv_forward(
         nbs,
-        NB1,
-        "conv_forward_naive",
         """
 class _Anything:
     shape = property(lambda self: self._shape)
@@ -187,14 +184,11 @@ def conv_forward_naive(x, w, b, conv_param):
     return _Anything((1,)), (x, w, b, conv_param)
 """,
     )
-    return CONV_FWD_TESTS
 
 
 def lying_subclass(nbs: Notebooks, course: Path) -> list[str]:
-    append_code(
+    return _breaks_conv_forward(
         nbs,
-        NB1,
-        "conv_forward_naive",
         """
 class _Liar(np.ndarray):
     def __eq__(self, other):
@@ -209,14 +203,11 @@ def conv_forward_naive(x, w, b, conv_param):
     return np.zeros((N, F, Ho, Wo)).view(_Liar), (x, w, b, conv_param)
 """,
     )
-    return CONV_FWD_TESTS
 
 
 def detects_grading(nbs: Notebooks, course: Path) -> list[str]:
-    append_code(
+    return _breaks_conv_forward(
         nbs,
-        NB1,
-        "conv_forward_naive",
         """
 import os
 if any(k.startswith(("NBGRADER", "CS231N", "CI")) for k in os.environ):
@@ -225,7 +216,6 @@ else:
 """
         + "\n".join("    " + line for line in ZEROS.strip().splitlines()),
     )
-    return CONV_FWD_TESTS
 
 
 def reads_references(nbs: Notebooks, course: Path) -> list[str]:
