@@ -11,8 +11,8 @@ write. They compare a wrong answer with the library's provided fast layers
 run on altered inputs (a flipped kernel, a zero bias, stride 1), or test a
 property of it (which axes it normalised over, where its gradient landed).
 
-Imports: NumPy; ``cs231n_lib.fast_layers`` and ``cs231n_lib.layers`` inside
-the helpers that need them.
+Imports: NumPy; ``cs231n_lib.fast_layers``, ``cs231n_lib.layers`` and
+``cs231n_lib.gradient_check`` inside the helpers that need them.
 """
 
 from __future__ import annotations
@@ -214,24 +214,19 @@ def _f64(*arrays: Any) -> list[np.ndarray]:
 
 def numeric_gradient(f: Callable[[np.ndarray], Any], x: np.ndarray, df: Any,
                      h: float = 1e-5) -> np.ndarray:
-    """Centred-difference gradient of ``sum(f(x) * df)`` with respect to ``x``.
+    """Centred-difference gradient of ``sum(f(x) * df)`` with respect to ``x``, in float64.
 
-    ``x`` is perturbed in place, one element at a time, and restored; ``f``
-    is evaluated twice per element, so keep the arrays small.
+    The library's own ``gradient_check`` functions, for a scalar ``df`` (a
+    loss) or an array one (a layer's upstream gradient). ``x`` is perturbed
+    in place, one element at a time, and restored; keep the arrays small.
     """
-    grad = np.zeros_like(x, dtype=np.float64)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)  # views: x must be contiguous
-    df = np.asarray(df, dtype=np.float64)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + h
-        plus = np.array(f(x), dtype=np.float64)
-        flat[i] = old - h
-        minus = np.array(f(x), dtype=np.float64)
-        flat[i] = old
-        # Subtract before weighting, so outputs that x[i] does not touch cancel exactly.
-        gflat[i] = np.sum((plus - minus) * df) / (2 * h)
-    return grad
+    from cs231n_lib.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array
+
+    if np.ndim(df) == 0:
+        grad = eval_numerical_gradient(f, x, verbose=False, h=h) * float(df)
+    else:
+        grad = eval_numerical_gradient_array(f, x, np.asarray(df, dtype=np.float64), h=h)
+    return np.asarray(grad, dtype=np.float64)
 
 
 # ---------------------------------------------------------------------------
