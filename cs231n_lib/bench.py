@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from cs231n_lib import fast_layers
+from cs231n_lib.checks import rel_error
 
 NOTEBOOK_CONV_SHAPE = {"x": (100, 3, 31, 31), "w": (25, 3, 3, 3), "stride": 2, "pad": 1}
 TRAINING_CONV_SHAPE = {"x": (50, 3, 32, 32), "w": (32, 3, 7, 7), "stride": 1, "pad": 3}
@@ -97,12 +98,6 @@ def load_naive_layers(folder: Path = SOURCE_NOTEBOOKS) -> dict[str, Any]:
     return found
 
 
-def _rel(a: Any, b: Any) -> float:
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)), initial=0.0))
-
-
 def _scaled(a: Any, b: Any) -> float:
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
@@ -116,7 +111,7 @@ def agreement(got: tuple, want: tuple) -> float:
     difference over the largest reference value, since float32 rounding makes
     elementwise errors of near-zero outputs meaningless.
     """
-    measure = _rel if all(np.asarray(g).dtype == np.float64 for g in got) else _scaled
+    measure = rel_error if all(np.asarray(g).dtype == np.float64 for g in got) else _scaled
     return max(measure(g, w) for g, w in zip(got, want, strict=True))
 
 
