@@ -48,6 +48,7 @@ from cs231n_lib.im2col import col2im_numpy, im2col_numpy
 __all__ = [
     "BACKEND",
     "set_backend",
+    "compiled_kernels",
     "conv_forward_fast",
     "conv_backward_fast",
     "max_pool_forward_fast",
@@ -114,6 +115,11 @@ def set_backend(name: str) -> str:
         except ImportError as err:
             raise ImportError(_FALLBACK_WARNING.format(err=err)) from err
     return previous
+
+
+def compiled_kernels() -> ModuleType | None:
+    """The compiled kernels module (``cs231n_lib._im2col``) in use, or None on the NumPy path."""
+    return _compiled
 
 
 def _im2col(
@@ -294,8 +300,10 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.n
     db = dout.sum(axis=2).sum(axis=0)  # the contiguous axis first: faster than axis=(0, 2)
     w_mat = w.reshape(F, K)
     if cols.ndim == 3:  # one matrix per image, (N, K, P)
-        # (F, P) @ (P, K) for each image, summed over the batch.
-        dw = np.matmul(dout, cols.transpose(0, 2, 1)).sum(axis=0)
+        # (K, P) @ (P, F) for each image, summed over the batch: dw transposed. BLAS
+        # reads dout's transposed view in place, and this order of the same product
+        # ran ~15% faster in float32 than (F, P) @ (P, K) (side by side, training shape).
+        dw = np.matmul(cols, dout.transpose(0, 2, 1)).sum(axis=0).T
         if not need_dx:
             return None, dw.reshape(w.shape), db
         dcols6 = np.matmul(w_mat.T, dout).reshape(N, C, HH, WW, Ho, Wo)
