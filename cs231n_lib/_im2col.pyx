@@ -193,36 +193,56 @@ cdef void _max_pool_kernel(const real[:, :, :, ::1] x, real[:, :, :, ::1] out,
                            unsigned char[:, :, :, ::1] argmax, Py_ssize_t ph, Py_ssize_t pw,
                            Py_ssize_t stride) noexcept nogil:
     # One pass over the windows; strictly greater keeps the first maximum (np.argmax's rule).
+    # offset[k] is window position k's distance from the window's corner in one (H, W) plane.
     cdef Py_ssize_t N = out.shape[0], C = out.shape[1], Ho = out.shape[2], Wo = out.shape[3]
-    cdef Py_ssize_t n, c, ho, wo, i, j, best_k
+    cdef Py_ssize_t W = x.shape[3], K = ph * pw
+    cdef Py_ssize_t n, c, ho, wo, k, best_k
+    cdef Py_ssize_t offset[256]
+    cdef const real* corner
+    cdef real* dst
+    cdef unsigned char* index
     cdef real best, v
+    for k in range(K):
+        offset[k] = (k // pw) * W + k % pw
     for n in range(N):
         for c in range(C):
             for ho in range(Ho):
+                dst = &out[n, c, ho, 0]
+                index = &argmax[n, c, ho, 0]
                 for wo in range(Wo):
-                    best = x[n, c, ho * stride, wo * stride]
+                    corner = &x[n, c, ho * stride, wo * stride]
+                    best = corner[0]
                     best_k = 0
-                    for i in range(ph):
-                        for j in range(pw):
-                            v = x[n, c, ho * stride + i, wo * stride + j]
-                            if v > best:
-                                best = v
-                                best_k = i * pw + j
-                    out[n, c, ho, wo] = best
-                    argmax[n, c, ho, wo] = <unsigned char>best_k
+                    for k in range(1, K):
+                        v = corner[offset[k]]
+                        if v > best:
+                            best = v
+                            best_k = k
+                    dst[wo] = best
+                    index[wo] = <unsigned char>best_k
 
 
 cdef void _max_pool_back_kernel(const real[:, :, :, ::1] dout,
                                 const unsigned char[:, :, :, ::1] argmax, real[:, :, :, ::1] dx,
-                                Py_ssize_t pw, Py_ssize_t stride) noexcept nogil:
+                                Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t stride) noexcept nogil:
+    # The forward pass's offset table turns each argmax into a pixel without a division.
     cdef Py_ssize_t N = dout.shape[0], C = dout.shape[1], Ho = dout.shape[2], Wo = dout.shape[3]
+    cdef Py_ssize_t W = dx.shape[3], K = ph * pw
     cdef Py_ssize_t n, c, ho, wo, k
+    cdef Py_ssize_t offset[256]
+    cdef const real* src
+    cdef const unsigned char* index
+    cdef real* row
+    for k in range(K):
+        offset[k] = (k // pw) * W + k % pw
     for n in range(N):
         for c in range(C):
             for ho in range(Ho):
+                src = &dout[n, c, ho, 0]
+                index = &argmax[n, c, ho, 0]
+                row = &dx[n, c, ho * stride, 0]
                 for wo in range(Wo):
-                    k = argmax[n, c, ho, wo]
-                    dx[n, c, ho * stride + k // pw, wo * stride + k % pw] += dout[n, c, ho, wo]
+                    row[wo * stride + offset[index[wo]]] += src[wo]
 
 
 def max_pool_argmax(x, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t stride):
@@ -261,8 +281,18 @@ def max_pool_argmax(x, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t stride):
     return out, argmax
 
 
-def max_pool_scatter(dout, argmax, tuple x_shape, Py_ssize_t pw, Py_ssize_t stride):
+def max_pool_scatter(dout, argmax, tuple x_shape, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t stride):
     """Send each window's gradient to its first maximum; overlapping windows add up.
+
+    Parameters
+    ----------
+    dout : ndarray of shape (N, C, Ho, Wo), float32 or float64
+    argmax : ndarray of shape (N, C, Ho, Wo), uint8
+        From :func:`max_pool_argmax`; every entry below ``ph * pw``.
+    x_shape : tuple
+        (N, C, H, W) of the pooled input.
+    ph, pw, stride : int
+        The window and stride of the forward pass.
 
     Returns
     -------
@@ -271,6 +301,14 @@ def max_pool_scatter(dout, argmax, tuple x_shape, Py_ssize_t pw, Py_ssize_t stri
     dout = _check_real("dout", dout, 4, "(N, C, Ho, Wo)")
     if not isinstance(argmax, np.ndarray) or argmax.dtype != np.uint8 or argmax.shape != dout.shape:
         raise ValueError("argmax must be a uint8 array of dout's shape")
+    if len(x_shape) != 4 or x_shape[:2] != dout.shape[:2] or ph * pw > 256 or stride < 1 or (
+            (dout.shape[2] - 1) * stride + ph > x_shape[2]
+            or (dout.shape[3] - 1) * stride + pw > x_shape[3]):
+        raise ValueError(f"windows {ph}x{pw} stride {stride} of dout {dout.shape} do not fit "
+                         f"x_shape {x_shape}")
+    # The kernel writes where argmax points: an index past the window would write out of bounds.
+    if argmax.size and argmax.max() >= ph * pw:
+        raise ValueError(f"argmax has an index >= ph * pw = {ph * pw}")
     argmax = np.ascontiguousarray(argmax)
     dx = np.zeros(x_shape, dtype=dout.dtype)
     cdef float[:, :, :, ::1] d32, x32
@@ -279,11 +317,11 @@ def max_pool_scatter(dout, argmax, tuple x_shape, Py_ssize_t pw, Py_ssize_t stri
     if dout.dtype == np.float32:
         d32, x32 = dout, dx
         with nogil:
-            _max_pool_back_kernel(d32, am, x32, pw, stride)
+            _max_pool_back_kernel(d32, am, x32, ph, pw, stride)
     else:
         d64, x64 = dout, dx
         with nogil:
-            _max_pool_back_kernel(d64, am, x64, pw, stride)
+            _max_pool_back_kernel(d64, am, x64, ph, pw, stride)
     return dx
 
 

@@ -238,6 +238,19 @@ def conv_forward_fast(
     Like the course (and every deep-learning library), this is
     cross-correlation: the kernel is not flipped.
     """
+    out, cache = _conv_forward_no_bias(x, w, b, conv_param)
+    out += cache[2][:, None, None]  # b, in w's dtype
+    return out, cache
+
+
+def _conv_forward_no_bias(
+    x: Any, w: Any, b: Any, conv_param: Any
+) -> tuple[np.ndarray, tuple]:
+    """:func:`conv_forward_fast` without adding ``b`` (checked and cached all the same).
+
+    For a caller that adds the bias later on a smaller array, as
+    ``conv_relu_pool_forward`` does after pooling.
+    """
     x = as_float_array("x", x)
     w = as_float_array("w", w)
     b = as_float_array("b", b)
@@ -267,7 +280,6 @@ def conv_forward_fast(
         cols = cols6.transpose(1, 2, 3, 0, 4, 5).reshape(K, N * P)
         out = w.reshape(F, K) @ cols  # (F, N*P)
         out = np.ascontiguousarray(out.reshape(F, N, P).transpose(1, 0, 2))  # (N, F, P)
-    out += b[:, None]
     return out.reshape(N, F, Ho, Wo), (x, w, b, dict(conv_param), cols)
 
 
@@ -288,6 +300,15 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.n
     dw : ndarray of shape (F, C, HH, WW)
     db : ndarray of shape (F,)
     """
+    dx, dw, dout = _conv_backward_no_bias(dout, cache)
+    db = dout.sum(axis=2).sum(axis=0)  # the contiguous axis first: faster than axis=(0, 2)
+    return dx, dw, db
+
+
+def _conv_backward_no_bias(
+    dout: Any, cache: tuple
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """dx (or None) and dw of :func:`conv_backward_fast`, and the checked dout as (N, F, P)."""
     x, w, b, conv_param, cols = cache
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
@@ -297,7 +318,6 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.n
     dout = check_dout(dout, (N, F, Ho, Wo), x.dtype).reshape(N, F, P)
     need_dx = conv_param.get("need_dx", True)
 
-    db = dout.sum(axis=2).sum(axis=0)  # the contiguous axis first: faster than axis=(0, 2)
     w_mat = w.reshape(F, K)
     if cols.ndim == 3:  # one matrix per image, (N, K, P)
         # (K, P) @ (P, F) for each image, summed over the batch: dw transposed. BLAS
@@ -305,17 +325,17 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.n
         # ran ~15% faster in float32 than (F, P) @ (P, K) (side by side, training shape).
         dw = np.matmul(cols, dout.transpose(0, 2, 1)).sum(axis=0).T
         if not need_dx:
-            return None, dw.reshape(w.shape), db
+            return None, dw.reshape(w.shape), dout
         dcols6 = np.matmul(w_mat.T, dout).reshape(N, C, HH, WW, Ho, Wo)
     else:  # one matrix for the batch, (K, N*P)
         dout_mat = np.ascontiguousarray(dout.transpose(1, 0, 2)).reshape(F, N * P)
         dw = dout_mat @ cols.T
         if not need_dx:
-            return None, dw.reshape(w.shape), db
+            return None, dw.reshape(w.shape), dout
         # (K, N*P) is (C, HH, WW, N, Ho, Wo) in memory; col2im reads it through a view.
         dcols6 = (w_mat.T @ dout_mat).reshape(C, HH, WW, N, Ho, Wo).transpose(3, 0, 1, 2, 4, 5)
     dx = _col2im(dcols6, H, W, pad, stride)
-    return dx, dw.reshape(w.shape), db
+    return dx, dw.reshape(w.shape), dout
 
 
 # ---------------------------------------------------------------------------
@@ -394,7 +414,7 @@ def max_pool_backward_fast(dout: np.ndarray, cache: tuple) -> np.ndarray:
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     dout = check_dout(dout, argmax.shape, dtype)
     if _compiled is not None and argmax.dtype == np.uint8:
-        return _compiled.max_pool_scatter(dout, argmax, tuple(x_shape), pw, stride)
+        return _compiled.max_pool_scatter(dout, argmax, tuple(x_shape), ph, pw, stride)
     Ho, Wo = argmax.shape[2:]
     dx = np.zeros(x_shape, dtype=dtype)
     for k in range(ph * pw):

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from cs231n_lib.fast_layers import (
+    _conv_backward_no_bias,
+    _conv_forward_no_bias,
     conv_backward_fast,
     conv_forward_fast,
     max_pool_backward_fast,
@@ -229,12 +231,15 @@ def conv_relu_pool_forward(
     ``Hp = 1 + (Ho - pool_height) // pool_stride`` and
     ``Wp = 1 + (Wo - pool_width) // pool_stride``.
 
-    The ReLU runs after the pooling, on the smaller array: ReLU is
-    monotone, so ``max(relu(a)) == relu(max(a))``, and the gradients agree
-    too (a window whose maximum is <= 0 passes no gradient either way).
+    The bias and the ReLU come after the pooling, on the smaller array. A
+    channel's bias shifts every pixel of a window alike, so
+    ``max(a + b) == max(a) + b`` with the same argmax; ReLU is monotone, so
+    ``max(relu(a)) == relu(max(a))``, and the gradients agree too (a window
+    whose maximum is <= 0 passes no gradient either way).
     """
-    a, conv_cache = conv_forward_fast(x, w, b, conv_param)
+    a, conv_cache = _conv_forward_no_bias(x, w, b, conv_param)
     p, pool_cache = max_pool_forward_fast(a, pool_param)
+    p += conv_cache[2][:, None, None]  # b, checked and in w's dtype
     out, relu_cache = relu_forward(p)
     return out, (conv_cache, pool_cache, relu_cache)
 
@@ -256,8 +261,11 @@ def conv_relu_pool_backward(dout: np.ndarray, cache: tuple) -> Grads3:
     """
     conv_cache, pool_cache, relu_cache = cache
     dp = relu_backward(dout, relu_cache)
+    # The bias was added to the pooled maps, so its gradient sums dp, a quarter of da's size.
+    db = dp.reshape(dp.shape[0], dp.shape[1], -1).sum(axis=2).sum(axis=0)
     da = max_pool_backward_fast(dp, pool_cache)
-    return conv_backward_fast(da, conv_cache)
+    dx, dw, _ = _conv_backward_no_bias(da, conv_cache)
+    return dx, dw, db
 
 
 def _spatial_bn_forward(

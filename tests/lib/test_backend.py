@@ -102,6 +102,24 @@ def test_compiled_kernel_refuses_integer_arrays():
         compiled.max_pool_argmax(np.zeros((1, 1, 4, 4)), 5, 2, 1)
 
 
+def test_compiled_pool_scatter_refuses_what_would_write_out_of_bounds():
+    # The kernel writes where argmax points, without bounds checks: the wrapper must refuse
+    # an index past the window and windows that do not fit x_shape.
+    compiled = pytest.importorskip("cs231n_lib._im2col")
+    dout = np.ones((1, 1, 2, 2))
+    argmax = np.zeros((1, 1, 2, 2), dtype=np.uint8)
+    np.testing.assert_array_equal(
+        compiled.max_pool_scatter(dout, argmax, (1, 1, 4, 4), 2, 2, 2)[0, 0],
+        [[1, 0, 1, 0], [0, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]],
+    )
+    with pytest.raises(ValueError, match=r"argmax has an index >= ph \* pw = 4"):
+        compiled.max_pool_scatter(dout, argmax + 4, (1, 1, 4, 4), 2, 2, 2)
+    with pytest.raises(ValueError, match=r"do not fit x_shape \(1, 1, 3, 4\)"):
+        compiled.max_pool_scatter(dout, argmax, (1, 1, 3, 4), 2, 2, 2)
+    with pytest.raises(ValueError, match="do not fit"):
+        compiled.max_pool_scatter(dout, argmax, (1, 2, 4, 4), 2, 2, 2)
+
+
 @pytest.mark.slow
 def test_install_without_a_compiler_succeeds_and_selects_numpy(tmp_path):
     """`CC=false pip install .` must succeed; the installed kit then runs on the NumPy col2im."""

@@ -3,7 +3,7 @@
 The worked examples use small arrays whose first steps can be checked by hand;
 later steps are written out with the textbook formulas in the test itself.
 Every test runs on both backends: Adam has a compiled kernel beside its NumPy
-lines, and the two are also compared directly at the end.
+lines (the two are compared directly in test_optim_kernel.py).
 """
 
 import math
@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from cs231n_lib import fast_layers, optim
+from cs231n_lib import optim
 from cs231n_lib.checks import rel_error
 from cs231n_lib.optim import UPDATE_RULES, adam, get_update_rule, rmsprop, sgd, sgd_momentum
 
@@ -20,10 +20,6 @@ from cs231n_lib.optim import UPDATE_RULES, adam, get_update_rule, rmsprop, sgd, 
 FORMULA_TOL = 1e-12
 # float32 steps against float64 steps of the same rule.
 FLOAT32_TOL = 1e-5
-# The step next_w - w of the compiled Adam against the NumPy one, float64: the
-# subtraction from w (~1) of a step (~1e-3) leaves ~1e-13 relative rounding.
-STEP_TOL = 1e-10
-
 pytestmark = pytest.mark.usefixtures("backend")
 
 
@@ -228,66 +224,3 @@ def test_bad_state_and_hyperparameters_are_refused():
     with pytest.raises(TypeError, match=r"config\['beta2'\] must be a real number; got None"):
         adam(w, w, {"beta2": None})
 
-
-# ---------------------------------------------------------------------------
-# The compiled Adam against its NumPy twin
-# ---------------------------------------------------------------------------
-
-
-def _adam_on(backend_name, w, dw, config):
-    previous = fast_layers.set_backend(backend_name)
-    try:
-        return adam(w, dw, {k: (v.copy() if isinstance(v, np.ndarray) else v)
-                            for k, v in config.items()})
-    finally:
-        fast_layers.set_backend(previous)
-
-
-@pytest.mark.parametrize("shape", [(), (0,), (7,), (3, 5), (8192, 3), (2, 3, 4, 5)])
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
-def test_compiled_adam_matches_numpy_twin(backend, shape, dtype, layout):
-    if backend != "cython":
-        pytest.skip("compares the compiled kernel with NumPy; runs once")
-    rng = np.random.default_rng(len(shape) + 10 * np.dtype(dtype).itemsize)
-    w, dw, m = (rng.standard_normal(shape).astype(dtype) for _ in range(3))
-    v = rng.random(shape).astype(dtype)
-    if layout == "transposed":
-        w, dw, m, v = (a.T for a in (w, dw, m, v))
-    config = {"learning_rate": 1e-2, "beta1": 0.8, "beta2": 0.99, "m": m, "v": v, "t": 3}
-    kept = {k: a.copy() for k, a in (("w", w), ("dw", dw), ("m", m), ("v", v))}
-
-    got_w, got = _adam_on("cython", w, dw, config)
-    want_w, want = _adam_on("numpy", w, dw, config)
-
-    where = f"shape {shape}, {np.dtype(dtype).name}, {layout}"
-    assert got_w.shape == w.shape and got_w.dtype == w.dtype, where
-    assert got["t"] == want["t"] == 4
-    if not w.size:
-        return
-    tol = FORMULA_TOL if dtype == np.float64 else FLOAT32_TOL
-    assert_close(f"next_w ({where})", got_w, want_w, tol)
-    assert_close(f"m ({where})", got["m"], want["m"], tol)
-    assert_close(f"v ({where})", got["v"], want["v"], tol)
-    if dtype == np.float64:
-        assert_close(f"step ({where})", got_w - w, want_w - w, STEP_TOL)
-    for name, given in (("w", w), ("dw", dw), ("m", m), ("v", v)):  # none was written to
-        np.testing.assert_array_equal(given, kept[name], err_msg=name)
-
-
-def test_compiled_adam_refuses_mismatched_arrays(backend):
-    if backend != "cython":
-        pytest.skip("the compiled kernel's own checks")
-    kernel = fast_layers.compiled_kernels().adam_update
-    w = np.ones(3)
-    with pytest.raises(ValueError, match=r"v must have w's shape \(3,\) and dtype float64"):
-        kernel(w, w, w, np.ones(4), 1e-3, 0.9, 0.999, 1e-8, 1)
-    with pytest.raises(TypeError, match="dw must be float32 or float64; got dtype int64"):
-        kernel(w, np.ones(3, dtype=np.int64), w, w, 1e-3, 0.9, 0.999, 1e-8, 1)
-    with pytest.raises(ValueError, match="t must be >= 1"):
-        kernel(w, w, w, w, 1e-3, 0.9, 0.999, 1e-8, 0)
-
-
-def test_adam_follows_the_backend_switch():
-    compiled = fast_layers.compiled_kernels()
-    assert optim._compiled_adam() is (None if compiled is None else compiled.adam_update)
