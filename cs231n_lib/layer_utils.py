@@ -19,7 +19,7 @@ import numpy as np
 
 from cs231n_lib.fast_layers import (
     _conv_backward_no_bias,
-    _conv_forward_no_bias,
+    _conv_forward,
     conv_backward_fast,
     conv_forward_fast,
     max_pool_backward_fast,
@@ -237,7 +237,7 @@ def conv_relu_pool_forward(
     ``max(relu(a)) == relu(max(a))``, and the gradients agree too (a window
     whose maximum is <= 0 passes no gradient either way).
     """
-    a, conv_cache = _conv_forward_no_bias(x, w, b, conv_param)
+    a, conv_cache = _conv_forward(x, w, b, conv_param, add_bias=False)
     p, pool_cache = max_pool_forward_fast(a, pool_param)
     p += conv_cache[2][:, None, None]  # b, checked and in w's dtype
     out, relu_cache = relu_forward(p)
