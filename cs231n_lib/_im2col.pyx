@@ -130,7 +130,7 @@ def _check_real(name, a, ndim, layout, bint strided=False):
 
 
 def im2col_6d(x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad, Py_ssize_t stride,
-              bint batch_major=True):
+              bint batch_major=True, out=None):
     """The windows of a zero-padded input, copied out for the convolution's GEMMs.
 
     Parameters
@@ -143,6 +143,9 @@ def im2col_6d(x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad, Py_ssize_t stride
     batch_major : bool, default True
         True: the memory is in (N, C, HH, WW, Ho, Wo) order, for one GEMM per image.
         False: in (C, HH, WW, N, Ho, Wo) order, for one GEMM over the batch.
+    out : ndarray of shape (N, C, HH, WW, Ho, Wo), optional
+        Written instead of a new array (``batch_major`` is then ignored): any
+        strides with a contiguous last axis, ``x``'s dtype.
 
     Returns
     -------
@@ -157,7 +160,15 @@ def im2col_6d(x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad, Py_ssize_t stride
         raise ValueError(
             f"bad window {HH}x{WW}, pad {pad}, stride {stride} for x of shape {x.shape}")
     Ho, Wo = 1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride
-    if batch_major:
+    if out is not None:
+        if (not isinstance(out, np.ndarray) or out.shape != (N, C, HH, WW, Ho, Wo)
+                or out.dtype != x.dtype or out.strides[5] != out.itemsize
+                or not out.flags.writeable):
+            raise ValueError(
+                f"out must be a writeable {x.dtype} array of shape {(N, C, HH, WW, Ho, Wo)} "
+                f"with a contiguous last axis")
+        cols = out
+    elif batch_major:
         cols = np.empty((N, C, HH, WW, Ho, Wo), dtype=x.dtype)
     else:
         cols = np.empty((C, HH, WW, N, Ho, Wo), dtype=x.dtype).transpose(3, 0, 1, 2, 4, 5)

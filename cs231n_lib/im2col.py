@@ -61,15 +61,25 @@ def im2col_view(xp: np.ndarray, HH: int, WW: int, stride: int) -> np.ndarray:
 
 
 def im2col_numpy(
-    x: np.ndarray, HH: int, WW: int, pad: int, stride: int, batch_major: bool = True
+    x: np.ndarray,
+    HH: int,
+    WW: int,
+    pad: int,
+    stride: int,
+    batch_major: bool = True,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """The windows of ``x`` zero-padded by ``pad``, copied out; shape (N, C, HH, WW, Ho, Wo).
 
     The NumPy twin of the compiled ``im2col_6d``: same values, same memory
     order: (N, C, HH, WW, Ho, Wo) when ``batch_major``, else (C, HH, WW, N, Ho, Wo)
-    seen through a transposed view.
+    seen through a transposed view. Given ``out`` (that shape, any strides), it
+    writes there instead and returns it.
     """
     view = im2col_view(pad_input(x, pad), HH, WW, stride)
+    if out is not None:
+        np.copyto(out, view)
+        return out
     if batch_major:
         return np.ascontiguousarray(view)
     N, C, HH, WW, Ho, Wo = view.shape

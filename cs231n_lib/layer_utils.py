@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from cs231n_lib.fast_layers import (
-    _conv_backward_no_bias,
+    _conv_backward,
     _conv_forward,
     conv_backward_fast,
     conv_forward_fast,
@@ -264,7 +264,7 @@ def conv_relu_pool_backward(dout: np.ndarray, cache: tuple) -> Grads3:
     # The bias was added to the pooled maps, so its gradient sums dp, a quarter of da's size.
     db = dp.reshape(dp.shape[0], dp.shape[1], -1).sum(axis=2).sum(axis=0)
     da = max_pool_backward_fast(dp, pool_cache)
-    dx, dw, _ = _conv_backward_no_bias(da, conv_cache)
+    dx, dw, _ = _conv_backward(da, conv_cache, with_db=False)
     return dx, dw, db
 
 

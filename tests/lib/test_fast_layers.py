@@ -213,6 +213,42 @@ def test_im2col_equals_its_definition(backend, dtype, batch_major):
         )
 
 
+def test_im2col_writes_into_a_given_strided_array(backend):
+    # The batch GEMM plan hands im2col a transposed view of the rows above its ones row.
+    from cs231n_lib import fast_layers
+
+    for x, HH, WW, pad, stride in _im2col_cases():
+        want = twins.im2col_loops(x, HH, WW, pad, stride)
+        N, C, _, _, Ho, Wo = want.shape
+        buf = np.full((C * HH * WW + 1, N * Ho * Wo), 7.0)
+        view = buf[:-1].reshape(C, HH, WW, N, Ho, Wo).transpose(3, 0, 1, 2, 4, 5)
+        got = fast_layers._im2col(x, HH, WW, pad, stride, out=view)
+        assert got is view or np.shares_memory(got, buf)
+        case = f"x.shape={x.shape} window={HH}x{WW} pad={pad} stride={stride}"
+        np.testing.assert_array_equal(view, want, err_msg=case)
+        np.testing.assert_array_equal(buf[-1], 7.0, err_msg=f"{case}: wrote past the view")
+
+
+def test_compiled_im2col_refuses_a_wrong_out():
+    compiled = pytest.importorskip("cs231n_lib._im2col")
+    x = np.zeros((2, 1, 4, 4))  # 3x3 windows, no padding, stride 1: (2, 1, 3, 3, 2, 2)
+    read_only = np.zeros((2, 1, 3, 3, 2, 2))
+    read_only.flags.writeable = False
+    wrong = {
+        "shape": np.zeros((2, 1, 3, 3, 1, 2)),
+        "dtype": np.zeros((2, 1, 3, 3, 2, 2), np.float32),
+        "strided last axis": np.zeros((2, 1, 3, 3, 2, 4))[..., ::2],
+        "read-only": read_only,
+    }
+    for what, bad in wrong.items():
+        with pytest.raises(ValueError, match=r"out must be a writeable float64 array of shape "
+                                             r"\(2, 1, 3, 3, 2, 2\)"):
+            compiled.im2col_6d(x, 3, 3, 0, 1, True, bad)
+            pytest.fail(f"accepted an out with the wrong {what}")
+    ok = np.zeros((2, 1, 3, 3, 2, 2))
+    assert compiled.im2col_6d(x, 3, 3, 0, 1, True, ok) is ok
+
+
 @pytest.mark.parametrize("batch_major", [True, False])
 def test_col2im_is_the_adjoint_of_im2col(backend, batch_major):
     """<im2col(x), c> == <x, col2im(c)> for every x and c: the defining property."""
@@ -248,6 +284,7 @@ def test_both_gemm_plans_equal_the_loop_twin(backend, min_pixels, monkeypatch):
         wanted = twins.conv_backward_loops(dout, x, w, cp["stride"], cp["pad"])
         for name, g, e in zip(("dx", "dw", "db"), got, wanted, strict=True):
             assert rel_err(g, e) <= TWIN_TOL, f"{name} {describe(x, cp)} plan={min_pixels}"
+            assert g.flags.c_contiguous, f"{name} plan={min_pixels}"
         _, cache_skip = conv_forward_fast(x, w, b, dict(cp, need_dx=False))
         dx, dw, db = conv_backward_fast(dout, cache_skip)
         assert dx is None and rel_err(dw, wanted[1]) <= TWIN_TOL
@@ -261,7 +298,10 @@ def test_the_plan_follows_the_output_size():
     _, big = conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})  # 1600 pixels per image
     _, small = conv_forward_fast(x, w, b, {"stride": 3, "pad": 1})  # 14 x 14 = 196
     assert 196 < fast_layers.PER_IMAGE_MIN_PIXELS <= 1600
-    assert big[4].shape == (2, 9, 1600) and small[4].shape == (9, 2 * 196)
+    assert big[4].shape == (2, 9, 1600)
+    # The batch plan keeps a row of ones under its columns: the bias's input.
+    assert small[4].shape == (9 + 1, 2 * 196)
+    np.testing.assert_array_equal(small[4][-1], 1)
 
 
 def test_need_dx_false_skips_only_dx(backend):
