@@ -19,21 +19,20 @@ ctypedef fused real:
     double
 
 
-cdef inline Py_ssize_t _first_inside(Py_ssize_t offset, Py_ssize_t stride) noexcept nogil:
-    # The smallest o >= 0 with o*stride + offset >= 0 (offset = window offset - pad).
-    if offset >= 0:
-        return 0
-    return (-offset + stride - 1) // stride
-
-
-cdef inline Py_ssize_t _end_inside(Py_ssize_t offset, Py_ssize_t stride, Py_ssize_t size,
-                                   Py_ssize_t count) noexcept nogil:
-    # One past the largest o < count with o*stride + offset < size.
-    cdef Py_ssize_t end
-    if size - offset <= 0:
-        return 0
-    end = (size - offset - 1) // stride + 1
-    return end if end < count else count
+cdef inline (Py_ssize_t, Py_ssize_t) _inside(Py_ssize_t shift, Py_ssize_t stride,
+                                             Py_ssize_t size, Py_ssize_t count) noexcept nogil:
+    # The outputs o in [lo, hi), 0 <= lo <= hi <= count, whose input o*stride + shift lies
+    # in [0, size); shift = window offset - pad. Those outside read (or drop) the padding.
+    cdef Py_ssize_t lo = 0, hi = 0
+    if shift < 0:
+        lo = (-shift + stride - 1) // stride
+    if size - shift > 0:
+        hi = (size - shift - 1) // stride + 1
+    if hi > count:
+        hi = count
+    if lo > hi:
+        lo = hi
+    return lo, hi
 
 
 cdef void _im2col_kernel(const real[:, :, :, ::1] x, real[:, :, :, :, :, :] cols,
@@ -52,12 +51,7 @@ cdef void _im2col_kernel(const real[:, :, :, ::1] x, real[:, :, :, :, :, :] cols
                 for j in range(WW):
                     # The output columns whose input column is inside x, for this j.
                     shift = j - pad
-                    lo = _first_inside(shift, stride)
-                    hi = _end_inside(shift, stride, W, Wo)
-                    if lo > Wo:
-                        lo = Wo
-                    if hi < lo:
-                        hi = lo
+                    lo, hi = _inside(shift, stride, W, Wo)
                     for ho in range(Ho):
                         dst = &cols[n, c, i, j, ho, 0]
                         row = ho * stride + i - pad
@@ -89,8 +83,7 @@ cdef void _col2im_kernel(const real[:, :, :, :, :, :] cols, real[:, :, :, ::1] d
             for i in range(HH):
                 for j in range(WW):
                     shift = j - pad
-                    lo = _first_inside(shift, stride)
-                    hi = _end_inside(shift, stride, W, Wo)
+                    lo, hi = _inside(shift, stride, W, Wo)
                     for ho in range(Ho):
                         row = ho * stride + i - pad
                         if row < 0 or row >= H:
@@ -115,16 +108,30 @@ def _col2im_run(const real[:, :, :, :, :, :] cols, real[:, :, :, ::1] dx, Py_ssi
         _col2im_kernel(cols, dx, pad, stride)
 
 
-def _check_real(name, a, ndim, layout, bint strided=False):
+def _max_pool_run(const real[:, :, :, ::1] x, real[:, :, :, ::1] out,
+                  unsigned char[:, :, :, ::1] argmax, Py_ssize_t ph, Py_ssize_t pw,
+                  Py_ssize_t stride):
+    with nogil:
+        _max_pool_kernel(x, out, argmax, ph, pw, stride)
+
+
+def _max_pool_back_run(const real[:, :, :, ::1] dout, const unsigned char[:, :, :, ::1] argmax,
+                       real[:, :, :, ::1] dx, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t stride):
+    with nogil:
+        _max_pool_back_kernel(dout, argmax, dx, ph, pw, stride)
+
+
+def _check_real(name, a, ndim=None, layout="", bint strided=False):
+    # A float32/float64 ndarray with ndim axes (any number when ndim is None), C-contiguous
+    # unless strided. Column arrays (strided=True) may be transposed views: the kernels walk
+    # them a row at a time and need only the last axis contiguous.
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array; got {type(a).__name__}")
     if a.dtype != np.float32 and a.dtype != np.float64:
         raise TypeError(f"{name} must be float32 or float64; got dtype {a.dtype}")
-    if a.ndim != ndim:
+    if ndim is not None and a.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D {layout}; got shape {a.shape}")
-    # Column arrays (strided=True) may be transposed views: the kernels walk them a row
-    # at a time and need only the last axis contiguous. (No [-1]: wraparound is off.)
-    if not strided or a.strides[ndim - 1] != a.itemsize:
+    if not strided or a.ndim == 0 or a.strides[a.ndim - 1] != a.itemsize:  # (no [-1]: wraparound is off)
         a = np.ascontiguousarray(a)
     return a
 
@@ -200,11 +207,19 @@ def col2im_6d(cols, Py_ssize_t H, Py_ssize_t W, Py_ssize_t pad, Py_ssize_t strid
     return dx
 
 
+cdef inline void _window_offsets(Py_ssize_t* offset, Py_ssize_t ph, Py_ssize_t pw,
+                                 Py_ssize_t W) noexcept nogil:
+    # offset[k]: how far window position k (row-major, k < ph*pw <= 256) lies from the
+    # window's corner in one (H, W) plane of width W.
+    cdef Py_ssize_t k
+    for k in range(ph * pw):
+        offset[k] = (k // pw) * W + k % pw
+
+
 cdef void _max_pool_kernel(const real[:, :, :, ::1] x, real[:, :, :, ::1] out,
                            unsigned char[:, :, :, ::1] argmax, Py_ssize_t ph, Py_ssize_t pw,
                            Py_ssize_t stride) noexcept nogil:
     # One pass over the windows; strictly greater keeps the first maximum (np.argmax's rule).
-    # offset[k] is window position k's distance from the window's corner in one (H, W) plane.
     cdef Py_ssize_t N = out.shape[0], C = out.shape[1], Ho = out.shape[2], Wo = out.shape[3]
     cdef Py_ssize_t W = x.shape[3], K = ph * pw
     cdef Py_ssize_t n, c, ho, wo, k, best_k
@@ -213,8 +228,7 @@ cdef void _max_pool_kernel(const real[:, :, :, ::1] x, real[:, :, :, ::1] out,
     cdef real* dst
     cdef unsigned char* index
     cdef real best, v
-    for k in range(K):
-        offset[k] = (k // pw) * W + k % pw
+    _window_offsets(offset, ph, pw, W)
     for n in range(N):
         for c in range(C):
             for ho in range(Ho):
@@ -238,14 +252,13 @@ cdef void _max_pool_back_kernel(const real[:, :, :, ::1] dout,
                                 Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t stride) noexcept nogil:
     # The forward pass's offset table turns each argmax into a pixel without a division.
     cdef Py_ssize_t N = dout.shape[0], C = dout.shape[1], Ho = dout.shape[2], Wo = dout.shape[3]
-    cdef Py_ssize_t W = dx.shape[3], K = ph * pw
-    cdef Py_ssize_t n, c, ho, wo, k
+    cdef Py_ssize_t W = dx.shape[3]
+    cdef Py_ssize_t n, c, ho, wo
     cdef Py_ssize_t offset[256]
     cdef const real* src
     cdef const unsigned char* index
     cdef real* row
-    for k in range(K):
-        offset[k] = (k // pw) * W + k % pw
+    _window_offsets(offset, ph, pw, W)
     for n in range(N):
         for c in range(C):
             for ho in range(Ho):
@@ -278,17 +291,7 @@ def max_pool_argmax(x, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t stride):
     Ho, Wo = 1 + (H - ph) // stride, 1 + (W - pw) // stride
     out = np.empty((N, C, Ho, Wo), dtype=x.dtype)
     argmax = np.empty((N, C, Ho, Wo), dtype=np.uint8)
-    cdef float[:, :, :, ::1] x32, o32
-    cdef double[:, :, :, ::1] x64, o64
-    cdef unsigned char[:, :, :, ::1] am = argmax
-    if x.dtype == np.float32:
-        x32, o32 = x, out
-        with nogil:
-            _max_pool_kernel(x32, o32, am, ph, pw, stride)
-    else:
-        x64, o64 = x, out
-        with nogil:
-            _max_pool_kernel(x64, o64, am, ph, pw, stride)
+    _max_pool_run(x, out, argmax, ph, pw, stride)
     return out, argmax
 
 
@@ -322,17 +325,7 @@ def max_pool_scatter(dout, argmax, tuple x_shape, Py_ssize_t ph, Py_ssize_t pw, 
         raise ValueError(f"argmax has an index >= ph * pw = {ph * pw}")
     argmax = np.ascontiguousarray(argmax)
     dx = np.zeros(x_shape, dtype=dout.dtype)
-    cdef float[:, :, :, ::1] d32, x32
-    cdef double[:, :, :, ::1] d64, x64
-    cdef const unsigned char[:, :, :, ::1] am = argmax
-    if dout.dtype == np.float32:
-        d32, x32 = dout, dx
-        with nogil:
-            _max_pool_back_kernel(d32, am, x32, ph, pw, stride)
-    else:
-        d64, x64 = dout, dx
-        with nogil:
-            _max_pool_back_kernel(d64, am, x64, ph, pw, stride)
+    _max_pool_back_run(dout, argmax, dx, ph, pw, stride)
     return dx
 
 
@@ -398,8 +391,7 @@ def adam_update(w, dw, m, v, double learning_rate, double beta1, double beta2, d
     next_w, next_m, next_v : new ndarrays of ``w``'s shape and dtype
     """
     shape = np.shape(w)  # before _check_real, which makes a 0-d array 1-d
-    arrays = [_check_real(name, a, np.ndim(a), "like w")
-              for name, a in (("w", w), ("dw", dw), ("m", m), ("v", v))]
+    arrays = [_check_real(name, a) for name, a in (("w", w), ("dw", dw), ("m", m), ("v", v))]
     dtype = arrays[0].dtype
     for name, a, given in zip(("dw", "m", "v"), arrays[1:], (dw, m, v)):
         if np.shape(given) != shape or a.dtype != dtype:
