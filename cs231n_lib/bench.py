@@ -712,7 +712,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", default="bench-results", help="folder for bench.json and bench.png"
     )
-    parser.add_argument("--repeats", type=int, default=None, help="runs per fast measurement (default 15; 2 with --quick)")
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="runs per fast measurement (15; 2 with --quick)"
+    )
     args = parser.parse_args(argv)
     repeats = args.repeats or (2 if args.quick else 15)
     naive = load_naive_layers()
