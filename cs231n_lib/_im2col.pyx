@@ -136,8 +136,7 @@ def _check_real(name, a, ndim=None, layout="", bint strided=False):
     return a
 
 
-def im2col_6d(x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad, Py_ssize_t stride,
-              bint batch_major=True, out=None):
+def im2col_6d(x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad, Py_ssize_t stride, out=None):
     """The windows of a zero-padded input, copied out for the convolution's GEMMs.
 
     Parameters
@@ -147,19 +146,17 @@ def im2col_6d(x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad, Py_ssize_t stride
         Window height and width.
     pad, stride : int
         Zeros on every side, and the step between windows (>= 1).
-    batch_major : bool, default True
-        True: the memory is in (N, C, HH, WW, Ho, Wo) order, for one GEMM per image.
-        False: in (C, HH, WW, N, Ho, Wo) order, for one GEMM over the batch.
     out : ndarray of shape (N, C, HH, WW, Ho, Wo), optional
-        Written instead of a new array (``batch_major`` is then ignored): any
-        strides with a contiguous last axis, ``x``'s dtype.
+        Written instead of a new array: ``x``'s dtype, any strides with a
+        contiguous last axis (the batch GEMM passes a transposed view of rows
+        laid out (C, HH, WW, N, Ho, Wo)).
 
     Returns
     -------
     cols : ndarray of shape (N, C, HH, WW, Ho, Wo), dtype of ``x``
         ``cols[n, c, i, j, ho, wo] == xp[n, c, ho*stride + i, wo*stride + j]`` where ``xp`` is
-        ``x`` padded; ``Ho = 1 + (H + 2*pad - HH) // stride`` and ``Wo`` likewise. With
-        ``batch_major=False`` it is a transposed view of a C-contiguous array.
+        ``x`` padded; ``Ho = 1 + (H + 2*pad - HH) // stride`` and ``Wo`` likewise.
+        ``out`` if given, else a new C-contiguous array: one GEMM's matrix per image.
     """
     x = _check_real("x", x, 4, "(N, C, H, W)")
     N, C, H, W = x.shape
@@ -175,10 +172,8 @@ def im2col_6d(x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad, Py_ssize_t stride
                 f"out must be a writeable {x.dtype} array of shape {(N, C, HH, WW, Ho, Wo)} "
                 f"with a contiguous last axis")
         cols = out
-    elif batch_major:
-        cols = np.empty((N, C, HH, WW, Ho, Wo), dtype=x.dtype)
     else:
-        cols = np.empty((C, HH, WW, N, Ho, Wo), dtype=x.dtype).transpose(3, 0, 1, 2, 4, 5)
+        cols = np.empty((N, C, HH, WW, Ho, Wo), dtype=x.dtype)
     _im2col_run(x, cols, pad, stride)
     return cols
 

@@ -140,17 +140,11 @@ def compiled_kernels() -> ModuleType | None:
 
 
 def _im2col(
-    x: np.ndarray,
-    HH: int,
-    WW: int,
-    pad: int,
-    stride: int,
-    batch_major: bool = True,
-    out: np.ndarray | None = None,
+    x: np.ndarray, HH: int, WW: int, pad: int, stride: int, out: np.ndarray | None = None
 ) -> np.ndarray:
     if _compiled is not None:
-        return _compiled.im2col_6d(x, HH, WW, pad, stride, batch_major, out)
-    return im2col_numpy(x, HH, WW, pad, stride, batch_major, out)
+        return _compiled.im2col_6d(x, HH, WW, pad, stride, out)
+    return im2col_numpy(x, HH, WW, pad, stride, out)
 
 
 def _col2im(cols: np.ndarray, H: int, W: int, pad: int, stride: int) -> np.ndarray:

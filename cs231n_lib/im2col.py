@@ -1,11 +1,12 @@
 """im2col by strides, and the NumPy col2im that backs up the compiled one.
 
 The columns are indexed (n, c, i, j, ho, wo) and stored in one of two
-orders. Batch-major, (N, C, HH, WW, Ho, Wo): reshaped to (N, C*HH*WW, Ho*Wo),
-image n's block is the right-hand matrix of its own GEMM, and
-``w.reshape(F, -1) @ cols`` gives (N, F, Ho*Wo), already NCHW. Otherwise
-(C, HH, WW, N, Ho, Wo): reshaped to (C*HH*WW, N*Ho*Wo), one GEMM covers the
-batch, and its (F, N, Ho*Wo) product is transposed once.
+orders. Batch-major, (N, C, HH, WW, Ho, Wo), a new array: reshaped to
+(N, C*HH*WW, Ho*Wo), image n's block is the right-hand matrix of its own
+GEMM, and ``w.reshape(F, -1) @ cols`` gives (N, F, Ho*Wo), already NCHW.
+Otherwise (C, HH, WW, N, Ho, Wo), written through a transposed view passed
+as ``out``: reshaped to (C*HH*WW, N*Ho*Wo), one GEMM covers the batch, and
+its (F, N, Ho*Wo) product is transposed once.
 ``im2col_numpy`` copies the windows out of an ``as_strided`` view of the
 padded input; ``col2im_numpy`` is its adjoint: it adds every column entry
 back to the pixel it came from and drops the padding.
@@ -66,26 +67,18 @@ def im2col_numpy(
     WW: int,
     pad: int,
     stride: int,
-    batch_major: bool = True,
     out: np.ndarray | None = None,
 ) -> np.ndarray:
     """The windows of ``x`` zero-padded by ``pad``, copied out; shape (N, C, HH, WW, Ho, Wo).
 
-    The NumPy twin of the compiled ``im2col_6d``: same values, same memory
-    order: (N, C, HH, WW, Ho, Wo) when ``batch_major``, else (C, HH, WW, N, Ho, Wo)
-    seen through a transposed view. Given ``out`` (that shape, any strides), it
-    writes there instead and returns it.
+    The NumPy twin of the compiled ``im2col_6d``: a new C-contiguous array,
+    or, given ``out`` (that shape, any strides), written there and returned.
     """
     view = im2col_view(pad_input(x, pad), HH, WW, stride)
-    if out is not None:
-        np.copyto(out, view)
-        return out
-    if batch_major:
+    if out is None:
         return np.ascontiguousarray(view)
-    N, C, HH, WW, Ho, Wo = view.shape
-    cols = np.empty((C, HH, WW, N, Ho, Wo), dtype=x.dtype).transpose(3, 0, 1, 2, 4, 5)
-    np.copyto(cols, view)
-    return cols
+    np.copyto(out, view)
+    return out
 
 
 def col2im_numpy(cols: np.ndarray, H: int, W: int, pad: int, stride: int) -> np.ndarray:

@@ -194,14 +194,25 @@ def _im2col_cases():
         yield rng.standard_normal(shape), HH, WW, pad, stride
 
 
+def _im2col_laid_out(x, HH, WW, pad, stride, batch_major):
+    """im2col as a new array (batch-major), or written, as the batch GEMM plan does, into
+    a transposed view of an array laid out (C, HH, WW, N, Ho, Wo)."""
+    from cs231n_lib import fast_layers
+
+    if batch_major:
+        return fast_layers._im2col(x, HH, WW, pad, stride)
+    N, C, H, W = x.shape
+    Ho, Wo = 1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride
+    rows = np.empty((C, HH, WW, N, Ho, Wo), dtype=x.dtype)
+    return fast_layers._im2col(x, HH, WW, pad, stride, out=rows.transpose(3, 0, 1, 2, 4, 5))
+
+
 @pytest.mark.parametrize("batch_major", [True, False])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_im2col_equals_its_definition(backend, dtype, batch_major):
-    from cs231n_lib import fast_layers
-
     for x, HH, WW, pad, stride in _im2col_cases():
         x = x.astype(dtype)
-        got = fast_layers._im2col(x, HH, WW, pad, stride, batch_major)
+        got = _im2col_laid_out(x, HH, WW, pad, stride, batch_major)
         # The memory order the GEMMs rely on: (N, C, HH, WW, Ho, Wo) or (C, HH, WW, N, Ho, Wo).
         order = got if batch_major else got.transpose(1, 2, 3, 0, 4, 5)
         assert order.flags.c_contiguous, (batch_major, got.strides)
@@ -243,10 +254,10 @@ def test_compiled_im2col_refuses_a_wrong_out():
     for what, bad in wrong.items():
         with pytest.raises(ValueError, match=r"out must be a writeable float64 array of shape "
                                              r"\(2, 1, 3, 3, 2, 2\)"):
-            compiled.im2col_6d(x, 3, 3, 0, 1, True, bad)
+            compiled.im2col_6d(x, 3, 3, 0, 1, bad)
             pytest.fail(f"accepted an out with the wrong {what}")
     ok = np.zeros((2, 1, 3, 3, 2, 2))
-    assert compiled.im2col_6d(x, 3, 3, 0, 1, True, ok) is ok
+    assert compiled.im2col_6d(x, 3, 3, 0, 1, ok) is ok
 
 
 @pytest.mark.parametrize("batch_major", [True, False])
@@ -256,7 +267,7 @@ def test_col2im_is_the_adjoint_of_im2col(backend, batch_major):
 
     rng = np.random.default_rng(3)
     for x, HH, WW, pad, stride in _im2col_cases():
-        cols = fast_layers._im2col(x, HH, WW, pad, stride, batch_major)
+        cols = _im2col_laid_out(x, HH, WW, pad, stride, batch_major)
         c = np.empty_like(cols)  # same memory order as cols: col2im reads either
         c[...] = rng.standard_normal(cols.shape)
         back = fast_layers._col2im(c, x.shape[2], x.shape[3], pad, stride)
