@@ -11,6 +11,12 @@ def rel_err(a, b):
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)), initial=0.0))
 
 
+def assert_close(name, got, want, tol):
+    """Fail with both values when rel_err(got, want) exceeds tol."""
+    err = rel_err(got, want)
+    assert err <= tol, f"{name}: rel error {err:.2e} > {tol:.0e}\n got  {got}\n want {want}"
+
+
 def numeric_grad(f, x, dout, h=1e-5):
     """Centered-difference gradient of sum(f(x) * dout) with respect to x (float64).
 

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from cs231n_lib import optim
-from cs231n_lib.checks import rel_error
 from cs231n_lib.optim import UPDATE_RULES, adam, get_update_rule, rmsprop, sgd, sgd_momentum
+
+import numerics
 
 # The rules are a few float64 operations; only rounding separates them from the
 # formulas written here.
@@ -24,8 +25,7 @@ pytestmark = pytest.mark.usefixtures("backend")
 
 
 def assert_close(name, got, want, tol=FORMULA_TOL):
-    err = rel_error(got, want)
-    assert err <= tol, f"{name}: rel error {err:.2e} > {tol:.0e}\n got  {got}\n want {want}"
+    numerics.assert_close(name, got, want, tol)
 
 
 # ---------------------------------------------------------------------------

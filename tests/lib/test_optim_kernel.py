@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from cs231n_lib import fast_layers, optim
-from cs231n_lib.checks import rel_error
 from cs231n_lib.optim import adam
+
+from numerics import assert_close
 
 pytest.importorskip("cs231n_lib._im2col", reason="the compiled kernels are not built")
 
@@ -16,11 +17,6 @@ FLOAT32_TOL = 1e-5
 # The step next_w - w, float64: subtracting a step (~1e-3) from w (~1) leaves
 # ~1e-13 relative rounding in the step.
 STEP_TOL = 1e-10
-
-
-def assert_close(name, got, want, tol):
-    err = rel_error(got, want)
-    assert err <= tol, f"{name}: rel error {err:.2e} > {tol:.0e}\n got  {got}\n want {want}"
 
 
 def _adam_on(backend_name, w, dw, config):
