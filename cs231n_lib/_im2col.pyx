@@ -1,6 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """Compiled kernels: im2col and col2im of the fast conv, max pooling with its argmax,
-and the Adam update.
+the Adam update, and the refusal latch that :mod:`cs231n_lib.refusal` sets.
 
 Nothing else lives here. Each ``def`` checks and allocates in Python; its
 loop runs in a ``cdef`` function over typed memoryviews of a fused
@@ -17,6 +17,40 @@ import numpy as np
 ctypedef fused real:
     float
     double
+
+
+# --- the refusal latch (cs231n_lib.refusal): bits are only ever set, never cleared ---------------
+# A C variable, not a module attribute, so that code in a graded process cannot simply reset it.
+# Bit numbers follow cs231n_lib.refusal.ROUTINES.
+cdef unsigned long long _refused_bits = 0
+cdef unsigned long long _called_bits = 0
+cdef enum:
+    CONV_FORWARD_BIT = 1
+    CONV_BACKWARD_BIT = 2
+    MAX_POOL_FORWARD_BIT = 4
+    MAX_POOL_BACKWARD_BIT = 8
+
+
+def _latch_refuse(unsigned long long bits):
+    global _refused_bits
+    _refused_bits |= bits
+
+
+def _latch_state():
+    return _refused_bits, _called_bits
+
+
+def _latch_forget_calls():
+    global _called_bits
+    _called_bits = 0
+
+
+def _latch_check(unsigned long long bit, str name):
+    global _called_bits
+    if _refused_bits & bit:
+        _called_bits |= bit
+        from cs231n_lib.refusal import RefusedCall, message
+        raise RefusedCall(message(name))
 
 
 cdef inline (Py_ssize_t, Py_ssize_t) _inside(Py_ssize_t shift, Py_ssize_t stride,
@@ -158,6 +192,8 @@ def im2col_6d(x, Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad, Py_ssize_t stride
         ``x`` padded; ``Ho = 1 + (H + 2*pad - HH) // stride`` and ``Wo`` likewise.
         ``out`` if given, else a new C-contiguous array: one GEMM's matrix per image.
     """
+    if _refused_bits & CONV_FORWARD_BIT:
+        _latch_check(CONV_FORWARD_BIT, 'conv_forward_fast')
     x = _check_real("x", x, 4, "(N, C, H, W)")
     N, C, H, W = x.shape
     if stride < 1 or pad < 0 or HH < 1 or WW < 1 or HH > H + 2 * pad or WW > W + 2 * pad:
@@ -193,6 +229,8 @@ def col2im_6d(cols, Py_ssize_t H, Py_ssize_t W, Py_ssize_t pad, Py_ssize_t strid
     -------
     dx : ndarray of shape (N, C, H, W), same dtype as ``cols``, C-contiguous
     """
+    if _refused_bits & CONV_BACKWARD_BIT:
+        _latch_check(CONV_BACKWARD_BIT, 'conv_backward_fast')
     cols = _check_real("cols", cols, 6, "(N, C, HH, WW, Ho, Wo)", strided=True)
     N, C, HH, WW, Ho, Wo = cols.shape
     if stride < 1 or pad < 0 or (Ho - 1) * stride + HH > H + 2 * pad or (Wo - 1) * stride + WW > W + 2 * pad:
@@ -279,6 +317,8 @@ def max_pool_argmax(x, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t stride):
     argmax : ndarray of shape (N, C, Ho, Wo), uint8
         Row-major position of the first maximum in each window.
     """
+    if _refused_bits & MAX_POOL_FORWARD_BIT:
+        _latch_check(MAX_POOL_FORWARD_BIT, 'max_pool_forward_fast')
     x = _check_real("x", x, 4, "(N, C, H, W)")
     if ph * pw > 256 or ph > x.shape[2] or pw > x.shape[3] or stride < 1:
         raise ValueError(f"bad window {ph}x{pw} stride {stride} for x of shape {x.shape}")
@@ -307,6 +347,8 @@ def max_pool_scatter(dout, argmax, tuple x_shape, Py_ssize_t ph, Py_ssize_t pw, 
     -------
     dx : ndarray of shape ``x_shape``, dtype of ``dout``
     """
+    if _refused_bits & MAX_POOL_BACKWARD_BIT:
+        _latch_check(MAX_POOL_BACKWARD_BIT, 'max_pool_backward_fast')
     dout = _check_real("dout", dout, 4, "(N, C, Ho, Wo)")
     if not isinstance(argmax, np.ndarray) or argmax.dtype != np.uint8 or argmax.shape != dout.shape:
         raise ValueError("argmax must be a uint8 array of dout's shape")

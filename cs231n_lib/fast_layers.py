@@ -25,7 +25,7 @@ reuse (:mod:`cs231n_lib._heap`; ``CS231N_KEEP_FREED_MEMORY=0`` opts out), so
 repeated calls do not fault in fresh pages for every array they allocate.
 
 Imports: NumPy, ``cs231n_lib._heap``, ``cs231n_lib._validation``,
-``cs231n_lib.im2col`` and the optional compiled kernel.
+``cs231n_lib.im2col``, ``cs231n_lib.refusal`` and the optional compiled kernel.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from cs231n_lib import refusal
 from cs231n_lib._heap import keep_freed_memory
 from cs231n_lib._validation import (
     as_float_array,
@@ -267,6 +268,7 @@ def _conv_forward(
     ``add_bias=False`` is for a caller that adds the bias later on a smaller
     array, as ``conv_relu_pool_forward`` does after pooling.
     """
+    refusal.check("conv_forward_fast")
     x = as_float_array("x", x)
     w = as_float_array("w", w)
     b = as_float_array("b", b)
@@ -338,6 +340,7 @@ def _conv_backward(
     ``with_db=False`` is for ``conv_relu_pool_backward``, which sums db over the
     pooled gradient.
     """
+    refusal.check("conv_backward_fast")
     x, w, b, conv_param, cols = cache
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
@@ -412,6 +415,7 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: Mapping[str, int]) -> tuple
     Ties go to the first maximum in row-major window order, as ``np.argmax``
     would pick, so the backward pass sends each window's gradient to one pixel.
     """
+    refusal.check("max_pool_forward_fast")
     x, ph, pw, stride, Ho, Wo = _pool_input(x, pool_param)
     if _compiled is not None and ph * pw <= 256:
         out, argmax = _compiled.max_pool_argmax(x, ph, pw, stride)
@@ -444,6 +448,7 @@ def max_pool_backward_fast(dout: np.ndarray, cache: tuple) -> np.ndarray:
     dx : ndarray of shape (N, C, H, W)
         Overlapping windows add their gradients into shared pixels.
     """
+    refusal.check("max_pool_backward_fast")
     x_shape, dtype, argmax, pool_param = cache
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     dout = check_dout(dout, argmax.shape, dtype)
@@ -476,6 +481,7 @@ def avg_pool_forward_fast(x: np.ndarray, pool_param: Mapping[str, int]) -> tuple
     -----
     Output size as in :func:`max_pool_forward_fast`.
     """
+    refusal.check("avg_pool_forward_fast")
     x, ph, pw, stride, Ho, Wo = _pool_input(x, pool_param)
     out = np.zeros((x.shape[0], x.shape[1], Ho, Wo), dtype=x.dtype)
     for k in range(ph * pw):
@@ -498,6 +504,7 @@ def avg_pool_backward_fast(dout: np.ndarray, cache: tuple) -> np.ndarray:
     -------
     dx : ndarray of shape (N, C, H, W)
     """
+    refusal.check("avg_pool_backward_fast")
     x_shape, dtype, pool_param = cache
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     Ho, Wo = pool_output_size(x_shape[2], x_shape[3], ph, pw, stride)

@@ -12,7 +12,7 @@ error of order ``h**2 = 1e-10`` but a rounding error of order
 so float32 gradients are only good to a couple of digits. Integer ``x`` is
 refused, since ``x + h`` could not be stored in it.
 
-Imports: NumPy, ``cs231n_lib._validation``.
+Imports: NumPy, ``cs231n_lib._validation``, ``cs231n_lib.refusal``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from cs231n_lib import refusal
 from cs231n_lib._validation import as_float_array, check_int
 
 __all__ = ["eval_numerical_gradient", "eval_numerical_gradient_array", "grad_check_sparse"]
@@ -87,6 +88,7 @@ def eval_numerical_gradient(
     grad : ndarray of the shape and dtype of ``x``
         ``grad[i] = (f(x + h e_i) - f(x - h e_i)) / (2 h)``.
     """
+    refusal.check("eval_numerical_gradient")
     x = as_float_array("x", x)
     h = _check_step(h)
     grad = np.zeros_like(x)
@@ -125,6 +127,7 @@ def eval_numerical_gradient_array(
     The two outputs are subtracted before they are weighted and summed, so
     outputs that do not depend on ``x[i]`` cancel exactly.
     """
+    refusal.check("eval_numerical_gradient_array")
     x = as_float_array("x", x)
     df = np.asarray(df)
     h = _check_step(h)

@@ -11,13 +11,15 @@ its (F, N, Ho*Wo) product is transposed once.
 padded input; ``col2im_numpy`` is its adjoint: it adds every column entry
 back to the pixel it came from and drops the padding.
 
-Imports: NumPy only.
+Imports: NumPy and ``cs231n_lib.refusal``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+
+from cs231n_lib import refusal
 
 
 def pad_input(x: np.ndarray, pad: int) -> np.ndarray:
@@ -74,6 +76,7 @@ def im2col_numpy(
     The NumPy twin of the compiled ``im2col_6d``: a new C-contiguous array,
     or, given ``out`` (that shape, any strides), written there and returned.
     """
+    refusal.check("conv_forward_fast")
     view = im2col_view(pad_input(x, pad), HH, WW, stride)
     if out is None:
         return np.ascontiguousarray(view)
@@ -98,6 +101,7 @@ def col2im_numpy(cols: np.ndarray, H: int, W: int, pad: int, stride: int) -> np.
     -------
     dx : ndarray of shape (N, C, H, W), same dtype as ``cols``, C-contiguous
     """
+    refusal.check("conv_backward_fast")
     N, C, HH, WW, Ho, Wo = cols.shape
     xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
     for i in range(HH):

@@ -7,7 +7,7 @@ forward's array arguments, in order. Convolutions and pooling use the fast
 layers; shapes use N, C, H, W for inputs, F, HH, WW for filters and D, M for
 affine layers.
 
-Imports: ``cs231n_lib.layers``, ``cs231n_lib.fast_layers``.
+Imports: ``cs231n_lib.layers``, ``cs231n_lib.fast_layers``, ``cs231n_lib.refusal``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from cs231n_lib import refusal
 from cs231n_lib.fast_layers import (
     _conv_backward,
     _conv_forward,
@@ -276,6 +277,7 @@ def _spatial_bn_forward(
     Every pixel of every example is a sample of its channel, so the maps are
     laid out as an (N*H*W, C) batch for :func:`batchnorm_forward`.
     """
+    refusal.check("spatial_batchnorm")
     N, C, H, W = x.shape
     flat = x.transpose(0, 2, 3, 1).reshape(N * H * W, C)  # (N*H*W, C)
     out, bn_cache = batchnorm_forward(flat, gamma, beta, bn_param)
@@ -285,6 +287,7 @@ def _spatial_bn_forward(
 
 def _spatial_bn_backward(dout: np.ndarray, cache: tuple) -> Grads3:
     """Backward pass of :func:`_spatial_bn_forward`."""
+    refusal.check("spatial_batchnorm")
     N, C, H, W = dout.shape
     flat = dout.transpose(0, 2, 3, 1).reshape(N * H * W, C)  # (N*H*W, C)
     dx, dgamma, dbeta = batchnorm_backward_alt(flat, cache)
