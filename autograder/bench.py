@@ -40,8 +40,7 @@ from typing import Any
 
 from autograder.demo import ASSIGNMENT, build_demo_course
 from autograder.gradebook import generate_assignment, hand_over, kernel_env, kernel_limits
-from autograder.pipeline import sandbox_uid
-from autograder.sandbox import Limits, run_command
+from autograder.sandbox import Limits, jail_uid, run_command
 
 TARGET_RATIO = 0.6
 DEMO_LIMITS = Limits(wall_seconds_per_test=5.0)  # as `make demo`
@@ -86,15 +85,16 @@ def time_plain_nbgrader(
             f"--Execute.timeout={cell_timeout}",
             f"--student={students}",
         ]
-        with sandbox_uid() as uid:
+        with jail_uid() as uid:
             hand_over(scratch, uid)
             start = time.perf_counter()
             res = run_command(
                 argv,
-                cwd=copy,
+                scratch,
+                cwd=f"/jail/scratch/{copy.relative_to(scratch)}",
                 limits=kernel_limits(cpu_seconds=7200),
                 uid=uid,
-                env=kernel_env(scratch),
+                env=kernel_env("/jail/scratch"),
                 timeout=4 * 3600,
             )
             seconds = time.perf_counter() - start

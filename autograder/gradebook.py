@@ -15,9 +15,9 @@ Imports: the standard library; nbgrader (needed only for this side).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -84,17 +84,15 @@ def ensure_assignment(course_dir: Path, assignment: str) -> None:
         raise RuntimeError(f"nbgrader generate_assignment failed: {res.stderr[-2000:]}")
 
 
-def kernel_env(scratch: Path) -> dict[str, str]:
-    """The environment of a sandboxed ``nbgrader autograde``: Jupyter's folders in ``scratch``."""
+def kernel_env(scratch: str) -> dict[str, str]:
+    """The environment of a jailed ``nbgrader autograde``: Jupyter's folders in ``scratch``
+    (the scratch folder as the jail sees it)."""
     bin_dir = str(Path(sys.executable).parent)  # nbgrader runs `alembic` by name
-    kit = importlib.util.find_spec("cs231n_lib")
     return {
         "PATH": f"{bin_dir}:/usr/bin:/bin",
-        # The notebooks import the kit from wherever the grader does.
-        "PYTHONPATH": str(Path(kit.origin).parent.parent) if kit and kit.origin else "",
-        "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"),
-        "JUPYTER_DATA_DIR": str(scratch / "data"),
-        "IPYTHONDIR": str(scratch / "ipython"),
+        "JUPYTER_RUNTIME_DIR": f"{scratch}/runtime",
+        "JUPYTER_DATA_DIR": f"{scratch}/data",
+        "IPYTHONDIR": f"{scratch}/ipython",
         # nbgrader itself tells the kernel it is grading (NBGRADER_EXECUTION); the heavy
         # cells are shrunk the notebook's own way.
         "CS231N_NOTEBOOK_SCALE": "small",
@@ -104,14 +102,20 @@ def kernel_env(scratch: Path) -> dict[str, str]:
 def kernel_limits(memory_mb: int = 4096, cpu_seconds: int = 1800) -> Limits:
     """Limits of a sandboxed ``nbgrader autograde``.
 
-    The kernel talks to nbgrader over loopback TCP, so no network namespace;
-    kernels and their threads need more processes than a plain sandbox.
+    The kernel talks to nbgrader over loopback TCP, which the jail's own network namespace
+    has; kernels and their threads need more processes than a plain jail.
     """
-    return Limits(memory_mb=memory_mb, network=True, max_processes=512, cpu_seconds=cpu_seconds)
+    return Limits(memory_mb=memory_mb, max_processes=512, cpu_seconds=cpu_seconds, tmp_mb=256)
 
 
 def run_in_kernel(
-    course_dir: Path, assignment: str, student_id: str, uid: int | None, memory_mb: int = 4096
+    course_dir: Path,
+    assignment: str,
+    student_id: str,
+    uid: int | None,
+    memory_mb: int = 4096,
+    *,
+    unsafe: bool = False,
 ) -> InKernel:
     """Run ``nbgrader autograde`` for one student on a scratch copy as ``uid``; read its results."""
     from nbgrader.api import Gradebook
@@ -129,16 +133,21 @@ def run_in_kernel(
         res = generate_assignment(course, assignment)  # registers it in the scratch gradebook
         if res.returncode != 0:
             return InKernel(error=f"nbgrader generate_assignment failed: {res.stderr[-500:]}")
+        # The gradebook now holds what autograde needs; the solutions stay out of the jail.
+        shutil.rmtree(course / "source")
+        shutil.rmtree(course / "release", ignore_errors=True)
         hand_over(scratch, uid)
         argv = [sys.executable, "-m", "nbgrader", "autograde", assignment]
         try:
             res = run_command(
                 [*argv, "--student", student_id, "--force"],
-                cwd=course,
+                scratch,
+                cwd="/jail/scratch/course",
                 limits=kernel_limits(memory_mb),
                 uid=uid,
-                env=kernel_env(scratch),
+                env=kernel_env("/jail/scratch"),
                 timeout=IN_KERNEL_SECONDS,
+                unsafe=unsafe,
             )
         except subprocess.TimeoutExpired:
             return InKernel(error=f"nbgrader autograde did not finish in {IN_KERNEL_SECONDS} s")
@@ -164,14 +173,50 @@ def run_in_kernel(
                             grade.auto_score and grade.auto_score >= grade.max_score
                         )
         autograded = course / "autograded" / student_id / assignment
-        if autograded.is_dir():
-            dest = course_dir / "autograded" / student_id / assignment
-            if dest.exists():
-                shutil.rmtree(dest)
-            shutil.copytree(autograded, dest, ignore=shutil.ignore_patterns("*.py", "*.so"))
+        dest = course_dir / "autograded" / student_id / assignment
+        if dest.exists():
+            shutil.rmtree(dest)
+        copy_untrusted_tree(autograded, dest)
         return out
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+COPY_LIMIT_BYTES = 64 << 20  # what the in-kernel run may hand back, all files together
+
+
+def copy_untrusted_tree(source: Path, dest: Path, limit: int = COPY_LIMIT_BYTES) -> int:
+    """Copy a tree a jail wrote: regular files and folders only, never a link or a special
+    file (none is followed, at any depth), at most ``limit`` bytes in all; return the bytes.
+    """
+    copied = 0
+    try:
+        top = os.lstat(source)
+    except OSError:
+        return 0
+    if not stat.S_ISDIR(top.st_mode):
+        return 0
+    stack = [(source, dest)]
+    while stack:
+        src, dst = stack.pop()
+        dst.mkdir(parents=True, exist_ok=True)
+        with os.scandir(src) as entries:
+            for entry in entries:
+                if entry.is_symlink() or entry.name.endswith((".py", ".so")):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((Path(entry.path), dst / entry.name))
+                elif entry.is_file(follow_symlinks=False):
+                    fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+                    with os.fdopen(fd, "rb") as f:
+                        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                            continue
+                        data = f.read(limit - copied + 1)
+                    if copied + len(data) > limit:
+                        return copied
+                    (dst / entry.name).write_bytes(data)
+                    copied += len(data)
+    return copied
 
 
 def record_scores(course_dir: Path, assignment: str, result: SubmissionResult) -> None:

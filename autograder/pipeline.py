@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import ast
 import copy
-import fcntl
 import functools
 import hashlib
 import json
-import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,13 +24,15 @@ import numpy as np
 
 from autograder import intake, references, static_checks, tamper
 from autograder.compare import compare_outputs
-from autograder.sandbox import Call, Limits, Outcome, run_calls
+from autograder.sandbox import Call, Group, Limits, Outcome, jail_uid, open_jail, run_groups
 from autograder.schema import ERROR, FAILED, MISSING, PASSED, Flag, SubmissionResult, TestResult
-from autograder.specs import load_spec
+from autograder.specs import load_spec, refused_routines
 from autograder.specs.base import TestSpec, student_rng
 
-UID_BASE = 61000  # sandbox uids 61000..61999: no passwd entry needed, one per running sandbox
-UID_LOCKS = Path("/tmp/cs231n-autograder-uids")
+NOT_JAILED = (
+    "graded with --unsafe-no-jail: the student's code ran without the jail, so nothing stopped "
+    "it from reading the course or other submissions"
+)
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,8 @@ class GradingJob:
     assignment: str
     secret: str
     limits: Limits = field(default_factory=Limits)
-    nbgrader: bool = False  # also run nbgrader's in-notebook tests (sandboxed) to flag mismatches
+    nbgrader: bool = False  # also run nbgrader's in-notebook tests (jailed) to flag mismatches
+    jail: bool = True  # False: --unsafe-no-jail (every result is marked as not jailed)
 
     @property
     def source_dir(self) -> Path:
@@ -102,29 +101,6 @@ def submission_fingerprint(job: GradingJob, student_id: str, course: _Course) ->
     return h.hexdigest()
 
 
-@contextmanager
-def sandbox_uid() -> Iterator[int | None]:
-    """A uid no other running sandbox on this machine is using; None when not root."""
-    if os.geteuid() != 0:
-        yield None
-        return
-    UID_LOCKS.mkdir(mode=0o700, exist_ok=True)
-    for uid in range(UID_BASE, UID_BASE + 1000):
-        fd = os.open(UID_LOCKS / f"{uid}.lock", os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        try:
-            yield uid
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-        return
-    raise RuntimeError(f"all sandbox uids {UID_BASE}..{UID_BASE + 999} are in use")
-
-
 def _defined_names(code: str) -> set[str] | SyntaxError:
     try:
         tree = ast.parse(code)
@@ -170,6 +146,8 @@ def _judge(
 ) -> TestResult:
     worst: float | None = None
     for (args, kwargs), outcome in zip(cases, outcomes, strict=True):
+        if outcome.refused:
+            return _result(spec, points, ERROR, refusal_reason(outcome.refused))
         if outcome.status != "ok":
             return _result(spec, points, ERROR, outcome.reason)
         want = _as_data(spec.driver(ref_ns, *copy.deepcopy(args), **copy.deepcopy(kwargs)))
@@ -186,9 +164,62 @@ def _judge(
     return _result(spec, points, PASSED, "", worst)
 
 
-def _grade_notebook(
-    job: GradingJob, course: _Course, student_id: str, nb: str, nb_intake: Any, uid: int | None
-) -> list[TestResult]:
+def refusal_reason(refused: list[str]) -> str:
+    return (
+        f"called the provided fast layer {refused[0]}: this test grades your own "
+        "implementation, so the provided one raises while it runs"
+    )
+
+
+def _judge_safely(
+    spec: TestSpec, points: float, cases: list, outcomes: list[Outcome], ref_ns: dict[str, Any]
+) -> TestResult:
+    """:func:`_judge`, where anything the outputs make go wrong costs this test only."""
+    try:
+        return _judge(spec, points, cases, outcomes, ref_ns)
+    except Exception as err:  # noqa: BLE001 - hostile outputs must never cost the submission
+        return _result(
+            spec,
+            points,
+            ERROR,
+            f"the grader could not read this test's outputs ({type(err).__name__})",
+        )
+
+
+def _program(nb_intake: Any) -> list[tuple[str, str]]:
+    """The cells to run for a notebook: the source's setup, then what the student ran."""
+    program = getattr(nb_intake, "program", None)
+    if program:
+        return [(cell.label, cell.code) for cell in program]
+    return [("your notebook", references.strip_magics(intake.student_code(nb_intake)))]
+
+
+def _program_names(cells: list[tuple[str, str]]) -> tuple[set[str], list[str]]:
+    """Names the program's cells define at top level, and the compile errors of those that
+    do not compile (each "label: message")."""
+    names: set[str] = set()
+    errors = []
+    for label, code in cells:
+        found = _defined_names(code)
+        if isinstance(found, SyntaxError):
+            errors.append(f"{label} has a syntax error (line {found.lineno}): {found.msg}")
+        else:
+            names |= found
+    return names, errors
+
+
+@dataclass
+class _Plan:
+    """One notebook's tests: those settled before running anything, and the groups to run."""
+
+    results: dict[str, TestResult] = field(default_factory=dict)
+    groups: list[tuple[Group, list[tuple[TestSpec, list]]]] = field(default_factory=list)
+
+
+def _plan_notebook(
+    job: GradingJob, course: _Course, student_id: str, nb: str, nb_intake: Any
+) -> _Plan:
+    plan = _Plan()
     specs = [t for t in course.tests if t.notebook == nb]
     if nb_intake is None or nb_intake.status in ("missing", "unreadable"):
         why = (
@@ -196,49 +227,63 @@ def _grade_notebook(
             if nb_intake is None or nb_intake.status == "missing"
             else "the notebook could not be read"
         )
-        return [_result(s, course.points[s.grade_id], MISSING, why) for s in specs]
-    # The source's imports, then the student's solution cells in source order.
-    code = references.strip_magics(intake.student_code(nb_intake))
-    defined = _defined_names(
-        "\n\n".join(references.strip_magics(s) for s in nb_intake.solutions.values())
-    )
-    if isinstance(defined, SyntaxError):
-        reason = (
-            f"your code has a syntax error (line {defined.lineno} of your solution cells): "
-            f"{defined.msg}"
-        )
-        return [_result(s, course.points[s.grade_id], ERROR, reason) for s in specs]
-
-    results: dict[str, TestResult] = {}
-    calls: list[Call] = []
-    planned: list[tuple[TestSpec, list]] = []
+        plan.results = {
+            s.grade_id: _result(s, course.points[s.grade_id], MISSING, why) for s in specs
+        }
+        return plan
+    cells = _program(nb_intake)
+    defined, compile_errors = _program_names(cells)
+    by_refusal: dict[tuple[str, ...], list[tuple[TestSpec, list]]] = {}
     for spec in specs:
         absent = [n for n in spec.needs if n not in defined]
         if absent:
-            results[spec.grade_id] = _result(
-                spec,
-                course.points[spec.grade_id],
-                MISSING,
-                f"{', '.join(absent)} is not defined in your notebook",
+            reason = f"{', '.join(absent)} is not defined in your notebook"
+            if compile_errors:
+                reason += f" ({compile_errors[0]})"
+            plan.results[spec.grade_id] = _result(
+                spec, course.points[spec.grade_id], MISSING if not compile_errors else ERROR, reason
             )
             continue
         cases = spec.make_cases(student_rng(job.secret, student_id, spec.grade_id))
-        source = spec.driver_source()
-        calls += [
-            Call(f"{spec.grade_id}#{i}", source, tuple(a), dict(k))
+        refuse = refused_routines(job.assignment, spec.grade_id)
+        by_refusal.setdefault(refuse, []).append((spec, cases))
+    for refuse, planned in by_refusal.items():
+        calls = [
+            Call(f"{spec.grade_id}#{i}", spec.driver_source(), tuple(a), dict(k))
+            for spec, cases in planned
             for i, (a, k) in enumerate(cases)
         ]
-        planned.append((spec, cases))
-    outcomes_by_id: dict[str, Outcome] = {}
-    if calls:
-        outcomes, _log = run_calls(code, calls, job.limits, uid=uid)
-        outcomes_by_id = {o.test_id: o for o in outcomes}
-    for spec, cases in planned:
-        outs = [outcomes_by_id[f"{spec.grade_id}#{i}"] for i in range(len(cases))]
-        results[spec.grade_id] = _judge(
-            spec, course.points[spec.grade_id], cases, outs, course.reference_ns[nb]
-        )
-    return [results[s.grade_id] for s in specs]
+        plan.groups.append((Group(nb, cells, calls, refuse), planned))
+    return plan
+
+
+def _grade_notebooks(
+    job: GradingJob, course: _Course, student_id: str, sub: Any, uid: int | None
+) -> tuple[list[TestResult], list[dict[str, str]]]:
+    """Every notebook's tests, run in one jail; (results in notebook order, cells that raised)."""
+    notebooks = sorted({t.notebook for t in course.tests})
+    plans = {
+        nb: _plan_notebook(job, course, student_id, nb, sub.notebooks.get(nb)) for nb in notebooks
+    }
+    groups = [(nb, group, planned) for nb in notebooks for group, planned in plans[nb].groups]
+    cell_errors: list[dict[str, str]] = []
+    if groups:
+        with open_jail(job.limits, uid, unsafe=not job.jail) as jail:
+            ran = run_groups(jail, [group for _, group, _ in groups])
+        for (nb, _group, planned), outcome_set in zip(groups, ran, strict=True):
+            by_id = {o.test_id: o for o in outcome_set.outcomes}
+            for err in outcome_set.cell_errors:
+                if {**err, "notebook": nb} not in cell_errors:
+                    cell_errors.append({**err, "notebook": nb})
+            for spec, cases in planned:
+                outs = [by_id[f"{spec.grade_id}#{i}"] for i in range(len(cases))]
+                plans[nb].results[spec.grade_id] = _judge_safely(
+                    spec, course.points[spec.grade_id], cases, outs, course.reference_ns[nb]
+                )
+    results = []
+    for nb in notebooks:
+        results += [plans[nb].results[t.grade_id] for t in course.tests if t.notebook == nb]
+    return results, cell_errors
 
 
 def _compare_in_kernel(
@@ -247,7 +292,9 @@ def _compare_in_kernel(
     """Run nbgrader's own tests; flag every test that passes there but not here."""
     from autograder.gradebook import run_in_kernel
 
-    in_kernel = run_in_kernel(Path(job.course_dir), job.assignment, student_id, uid)
+    in_kernel = run_in_kernel(
+        Path(job.course_dir), job.assignment, student_id, uid, unsafe=not job.jail
+    )
     if in_kernel.error:
         result.flags.append(Flag("in_kernel", f"nbgrader's in-notebook run: {in_kernel.error}"))
     for t in result.tests:
@@ -281,11 +328,13 @@ def grade_submission(job: GradingJob, student_id: str) -> SubmissionResult:
                 result.flags.append(
                     Flag("tamper", f"{grade_id} line {sign.line}: {sign.message}", grade_id)
                 )
-    with sandbox_uid() as uid:
-        for nb in sorted({t.notebook for t in course.tests}):
-            result.tests += _grade_notebook(job, course, student_id, nb, sub.notebooks.get(nb), uid)
-        if job.nbgrader:
+    with jail_uid() as uid:
+        result.tests, result.cell_errors = _grade_notebooks(job, course, student_id, sub, uid)
+    if job.nbgrader:
+        with jail_uid() as uid:
             _compare_in_kernel(job, student_id, result, uid)
+    if not job.jail:
+        result.flags.append(Flag("not_jailed", NOT_JAILED))
     result.score = sum(t.points for t in result.tests)
     result.max_score = sum(t.max_points for t in result.tests)
     if sub.status == "empty":

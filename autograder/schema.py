@@ -54,6 +54,7 @@ class SubmissionResult:
     flags: list[Flag] = field(default_factory=list)
     problems: list[dict[str, Any]] = field(default_factory=list)
     static_findings: list[dict[str, Any]] = field(default_factory=list)
+    cell_errors: list[dict[str, str]] = field(default_factory=list)  # notebook, label, reason
     fingerprint: str = ""  # hash of the submission and the grading setup: unchanged -> not regraded
     seconds: float = 0.0
 
