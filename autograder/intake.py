@@ -6,12 +6,17 @@ a student sent: every malformed file, deleted cell or edited test becomes a :cla
 with one sentence the student can act on. Notebooks are parsed with :mod:`json` only, never
 with nbformat or a kernel, so a corrupt file cannot crash the grader.
 
-Imports: the standard library only.
+What the student ran is read here too: each notebook's *program* (:attr:`NotebookIntake.program`)
+is the instructor's setup from the source, then every code cell of the submitted notebook that
+is not the instructor's (test and locked cells) or tagged ``heavy``, in the submitted order, each
+through IPython's transformer. Cells are read with :mod:`autograder.notebook`; its
+``cell_source``, ``nbgrader_meta`` and ``prelude`` are importable from here as well.
+
+Imports: the standard library; :mod:`autograder.notebook`.
 """
 
 from __future__ import annotations
 
-import ast
 import difflib
 import hashlib
 import json
@@ -22,8 +27,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autograder.notebook import HEAVY_TAG as HEAVY_TAG  # re-exported, as are the three below
+from autograder.notebook import (
+    LOAD_BUDGET_SECONDS,
+    CodeCell,
+    cell_source,
+    is_heavy,
+    is_read_only,
+    load_budget,
+    nbgrader_meta,
+    prelude,
+    setup_cell,
+    to_python,
+)
+
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
-HEAVY_TAG = "heavy"
 # nbgrader removes these regions from test cells when it generates the student version.
 BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 # The nbgrader flags that decide how a cell is graded; nbgrader's own bookkeeping
@@ -116,14 +134,24 @@ class SourceNotebook:
     all_grade_ids : frozenset of str
         Every grade_id of the notebook, heavy cells' included.
     prelude : str
-        Trusted code to run before the student's solutions: the top-level import statements
-        of the notebook's other code cells, in order, ``from __future__`` ones first.
+        Trusted code to run before the student's code: the top-level import statements of the
+        notebook's plain code cells, in order, ``from __future__`` ones first
+        (:func:`autograder.notebook.prelude`).
+    not_run : frozenset of str
+        Digests (as in :attr:`SourceCell.digests`) of the code cells that never run as the
+        student's: read-only and heavy ones. A submitted cell with the same text is one of them,
+        whatever its metadata now says.
+    load_budget : float
+        Seconds for running the notebook's program when graded
+        (:func:`autograder.notebook.load_budget`).
     """
 
     name: str
     cells: dict[str, SourceCell]
     all_grade_ids: frozenset[str]
     prelude: str
+    not_run: frozenset[str] = frozenset()
+    load_budget: float = LOAD_BUDGET_SECONDS
 
 
 @dataclass
@@ -141,6 +169,18 @@ class NotebookIntake:
     prelude : str
         The source notebook's prelude (see :class:`SourceNotebook`).
     problems : list of Problem
+    program : list of CodeCell
+        What the student ran, to run cell by cell in one namespace: first ``setup``
+        (:func:`autograder.notebook.setup_cell`: the ``get_ipython()`` stub and the prelude),
+        then every code cell of the submitted notebook in its order, except read-only cells (the
+        source's or by their own metadata: tests and locked cells), cells tagged ``heavy`` in the
+        source or the submission, cells whose text is a read-only or heavy source cell's, and
+        blank cells. Each is labelled with its grade_id if it is a solution cell (the first copy
+        of one), else ``cell N``; its code has been through
+        :func:`autograder.notebook.to_python`. A cell that does not compile stays in the list.
+        Empty when the notebook is missing or unreadable.
+    load_budget : float
+        The source notebook's load budget, seconds (see :class:`SourceNotebook`).
     """
 
     name: str
@@ -148,6 +188,8 @@ class NotebookIntake:
     solutions: dict[str, str] = field(default_factory=dict)
     prelude: str = ""
     problems: list[Problem] = field(default_factory=list)
+    program: list[CodeCell] = field(default_factory=list)
+    load_budget: float = LOAD_BUDGET_SECONDS
 
 
 @dataclass
@@ -172,32 +214,6 @@ class SubmissionIntake:
 
 
 # --- reading cells -------------------------------------------------------------------------
-
-
-def _metadata(cell: dict) -> dict:
-    meta = cell.get("metadata")
-    return meta if isinstance(meta, dict) else {}
-
-
-def nbgrader_meta(cell: dict) -> dict:
-    """A cell's nbgrader metadata (``grade_id``, ``solution``, ...), or {} if it has none."""
-    meta = _metadata(cell).get("nbgrader")
-    return meta if isinstance(meta, dict) else {}
-
-
-def cell_source(cell: dict) -> str:
-    """A cell's source as one string; nbformat allows a string or a list of strings."""
-    source = cell.get("source", "")
-    if isinstance(source, str):
-        return source
-    if isinstance(source, list):
-        return "".join(part for part in source if isinstance(part, str))
-    return ""
-
-
-def _is_heavy(cell: dict) -> bool:
-    tags = _metadata(cell).get("tags")
-    return isinstance(tags, list) and HEAVY_TAG in tags
 
 
 def _flag(meta: dict, key: str) -> Any:
@@ -241,44 +257,9 @@ def _digest(text: str) -> str:
     return hashlib.sha256(_normalise(text).encode("utf-8")).hexdigest()
 
 
-def _parse_cell_code(text: str) -> ast.Module | None:
-    """Parse a code cell, IPython magics and shell escapes blanked; None if it is not Python."""
-    lines = [
-        "" if line.lstrip().startswith(("%", "!")) else line
-        for line in text.replace("\r\n", "\n").split("\n")
-    ]
-    try:
-        return ast.parse("\n".join(lines))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-
-
-def prelude(cells: list[dict]) -> str:
-    """The top-level imports of the source's plain code cells (not graded, not heavy).
-
-    The one definition of the trusted code run before a notebook's solutions:
-    the student's in the sandbox and the instructor's in the grader alike.
-    """
-    future, imports = [], []
-    for cell in cells:
-        if (
-            cell.get("cell_type") != "code"
-            or _is_heavy(cell)
-            or nbgrader_meta(cell).get("grade_id")
-        ):
-            continue
-        text = cell_source(cell)
-        tree = _parse_cell_code(text)
-        if tree is None:
-            continue
-        lines = text.replace("\r\n", "\n").split("\n")
-        for node in tree.body:
-            if not isinstance(node, (ast.Import, ast.ImportFrom)):
-                continue
-            statement = "\n".join(lines[node.lineno - 1 : node.end_lineno]).strip()
-            is_future = isinstance(node, ast.ImportFrom) and node.module == "__future__"
-            (future if is_future else imports).append(statement)
-    return "\n".join(future + imports) + "\n" if future or imports else ""
+def _digests(text: str) -> frozenset[str]:
+    """The digests of a source cell as written and as released (hidden tests removed)."""
+    return frozenset({_digest(text), _digest(_without_hidden_tests(text))})
 
 
 def _source_cell(cell: dict, grade_id: str) -> SourceCell:
@@ -289,7 +270,7 @@ def _source_cell(cell: dict, grade_id: str) -> SourceCell:
         cell_type=str(cell.get("cell_type")),
         flags={key: _flag(meta, key) for key in GRADING_FLAGS},
         text=text,
-        digests=frozenset({_digest(text), _digest(_without_hidden_tests(text))}),
+        digests=_digests(text),
     )
 
 
@@ -328,18 +309,28 @@ def read_source(source_dir: Path) -> dict[str, SourceNotebook]:
         if not isinstance(cells, list):
             raise ValueError(f"source notebook {str(path)!r} has no 'cells' list")
         cells = [cell for cell in cells if isinstance(cell, dict)]
+        try:
+            budget = load_budget(nb)
+        except ValueError as err:
+            raise ValueError(f"source notebook {str(path)!r}: {err}") from err
         graded: dict[str, SourceCell] = {}
         all_ids: set[str] = set()
+        not_run: set[str] = set()
         for cell in cells:
+            heavy = is_heavy(cell)
+            if cell.get("cell_type") == "code" and (heavy or is_read_only(nbgrader_meta(cell))):
+                not_run |= _digests(cell_source(cell))
             grade_id = nbgrader_meta(cell).get("grade_id")
             if not grade_id:
                 continue
             if grade_id in all_ids:
                 raise ValueError(f"source notebook {str(path)!r} repeats grade_id {grade_id!r}")
             all_ids.add(grade_id)
-            if not _is_heavy(cell):
+            if not heavy:
                 graded[grade_id] = _source_cell(cell, grade_id)
-        sources[path.name] = SourceNotebook(path.name, graded, frozenset(all_ids), prelude(cells))
+        sources[path.name] = SourceNotebook(
+            path.name, graded, frozenset(all_ids), prelude(cells), frozenset(not_run), budget
+        )
     return sources
 
 
@@ -578,10 +569,39 @@ def _read_cells(nb: Any, src: SourceNotebook, intake: NotebookIntake) -> None:
         intake.problems.extend(_check_cell(scell, cell, name))
         if scell.is_solution and scell.cell_type == "code":
             intake.solutions[gid] = cell_source(cell)
+    intake.program = _program(cells, src)
+
+
+def _program(cells: list, src: SourceNotebook) -> list[CodeCell]:
+    """What the student ran: the setup, then their code cells (see :class:`NotebookIntake`)."""
+    program = [setup_cell(src.prelude)]
+    labelled: set[str] = set()
+    for number, cell in enumerate(cells, 1):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code" or is_heavy(cell):
+            continue
+        meta = nbgrader_meta(cell)
+        gid = meta.get("grade_id")
+        gid = gid if isinstance(gid, str) else None  # an unhashable grade_id is just a cell
+        known = src.cells.get(gid) if gid is not None else None
+        if gid in src.all_grade_ids and known is None:
+            continue  # a heavy cell of the source
+        if is_read_only(meta) or (known is not None and known.read_only):
+            continue
+        text = cell_source(cell)
+        if not text.strip() or _digest(text) in src.not_run:
+            continue
+        solution = known is not None and known.is_solution and known.cell_type == "code"
+        if solution and gid not in labelled:
+            labelled.add(gid)
+            label = gid
+        else:
+            label = f"cell {number}"
+        program.append(CodeCell(label, to_python(text)))
+    return program
 
 
 def _read_notebook(path: Path, src: SourceNotebook, max_bytes: int) -> NotebookIntake:
-    intake = NotebookIntake(src.name, "ok", {}, src.prelude, [])
+    intake = NotebookIntake(src.name, "ok", {}, src.prelude, [], load_budget=src.load_budget)
     nb, intake.problems = _load(path, src.name, max_bytes)
     if nb is None:
         intake.status = "unreadable"
@@ -661,7 +681,9 @@ def read_submission(
                 f"{name} is missing from your submission; submit it under exactly this name.",
                 False,
             )
-            notebooks[name] = NotebookIntake(name, "missing", {}, src.prelude, [problem])
+            notebooks[name] = NotebookIntake(
+                name, "missing", {}, src.prelude, [problem], load_budget=src.load_budget
+            )
             continue
         intake = _read_notebook(submission_dir / path, src, max_bytes)
         if path != name:
@@ -689,7 +711,8 @@ def read_submission(
 
 
 def student_code(nb: NotebookIntake) -> str:
-    """The code to run for one notebook: the prelude, then each solution under its grade_id.
+    """The setup and the solution cells as one module: what runs until the executor runs
+    :attr:`NotebookIntake.program` cell by cell.
 
     Parameters
     ----------
@@ -698,9 +721,12 @@ def student_code(nb: NotebookIntake) -> str:
     Returns
     -------
     str
-        The prelude, then for each solution cell in source order a line
-        ``# grade_id: <id>`` followed by the student's code, unchanged.
+        The setup cell (the ``get_ipython()`` stub, then the prelude), then for each solution
+        cell in source order a line ``# grade_id: <id>`` followed by the student's code through
+        :func:`autograder.notebook.to_python` (unchanged when it holds no IPython syntax).
     """
-    parts = [nb.prelude.rstrip("\n")] if nb.prelude.strip() else []
-    parts += [f"# grade_id: {gid}\n{code.rstrip()}" for gid, code in nb.solutions.items()]
-    return "\n\n\n".join(parts) + "\n" if parts else ""
+    parts = [setup_cell(nb.prelude).code.rstrip("\n")]
+    parts += [
+        f"# grade_id: {gid}\n{to_python(code).rstrip()}" for gid, code in nb.solutions.items()
+    ]
+    return "\n\n\n".join(parts) + "\n"

@@ -17,7 +17,11 @@ must not use; an instructor extends the course by adding an entry. A name patter
 :data:`SUSPICIOUS_MODULES` and :data:`SUSPICIOUS_BUILTINS` apply to every solution; they are
 reported with kind ``suspicious`` for a person to look at, not as forbidden.
 
-Imports: the standard library only.
+IPython syntax is read as IPython reads it (:func:`autograder.notebook.parse`): each magic or
+shell command is reported as ``suspicious``, and the Python body of a ``%%time`` cell is checked
+like the rest.
+
+Imports: the standard library; :mod:`autograder.notebook`.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+
+from autograder import notebook
 
 _STRIDE_TRICKS = ("numpy.lib.stride_tricks", "as_strided", "sliding_window_view")
 _NOT_LOOPS = ("scipy.signal", "scipy.ndimage", "torch", "tensorflow", "jax") + _STRIDE_TRICKS
@@ -233,36 +239,25 @@ class _Scanner(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def _try_parse(code: str) -> ast.Module | Exception:
-    try:
-        return ast.parse(code)
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
-        return err
-
-
 def _parse(grade_id: str, code: str) -> tuple[ast.Module | None, list[Finding]]:
-    """Parse ``code``; if only IPython magics stop it, parse without them and report them."""
-    tree = _try_parse(code)
-    if isinstance(tree, ast.Module):
-        return tree, []
-    lines = code.split("\n")
-    magics = [i for i, line in enumerate(lines) if line.lstrip().startswith(("%", "!"))]
-    if magics:
-        blanked = ["" if i in magics else line for i, line in enumerate(lines)]
-        without = _try_parse("\n".join(blanked))
-        if isinstance(without, ast.Module):
-            return without, [
-                Finding(
-                    grade_id,
-                    i + 1,
-                    f"{grade_id} runs the IPython command "
-                    f"{lines[i].strip()!r}, which a solution has no need for.",
-                    "suspicious",
-                )
-                for i in magics
-            ]
-    line = getattr(tree, "lineno", None) or 0
-    detail = getattr(tree, "msg", None) or str(tree) or type(tree).__name__
+    """Parse ``code`` as its kernel would; report each IPython command it runs."""
+    try:
+        tree = notebook.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
+        error: Exception = err
+    else:
+        return tree, [
+            Finding(
+                grade_id,
+                command.line,
+                f"{grade_id} runs the IPython command {command.text!r}, "
+                "which a solution has no need for.",
+                "suspicious",
+            )
+            for command in notebook.ipython_commands(tree)
+        ]
+    line = getattr(error, "lineno", None) or 0
+    detail = getattr(error, "msg", None) or str(error) or type(error).__name__
     return None, [
         Finding(
             grade_id,

@@ -5,13 +5,15 @@ These raise flags for an instructor to look at; they do not change scores
 a pattern that honest solutions to this assignment do not need. Imports of
 system modules and file access are found by ``static_checks`` ("suspicious").
 
-Imports: the standard library.
+Imports: the standard library; :mod:`autograder.notebook` (to read IPython syntax).
 """
 
 from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+
+from autograder import notebook
 
 # Names the notebooks' checks rely on; a solution has no reason to rebind them.
 CHECK_NAMES = {"rel_error", "eval_numerical_gradient", "eval_numerical_gradient_array"}
@@ -56,10 +58,9 @@ def _root_name(node: ast.AST) -> str | None:
 
 def find_tamper_signs(grade_id: str, code: str) -> list[TamperSign]:
     """Patterns in ``code`` that suggest the student tried to fool the checks."""
-    code = "\n".join(line for line in code.splitlines() if not line.lstrip().startswith(("%", "!")))
     try:
-        tree = ast.parse(code)
-    except SyntaxError:
+        tree = notebook.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []  # reported elsewhere as an error of the submission
     signs: list[TamperSign] = []
 

@@ -168,11 +168,12 @@ def test_prelude_keeps_import_cells_in_order_without_heavy_or_graded_cells(tmp_p
     assert "heavy_only_module" not in prelude and "hidden_test_module" not in prelude
 
 
-def test_student_code_is_the_prelude_then_each_solution_under_its_grade_id(folder, sources):
+def test_student_code_is_the_setup_then_each_solution_under_its_grade_id(folder, sources):
     nb = read_submission(folder, sources, "alice").notebooks[NB1]
     code = student_code(nb)
     ast.parse(code)  # one valid module
-    assert code.startswith(nb.prelude.rstrip("\n"))
+    assert code.startswith(nb.program[0].code.rstrip("\n"))
+    assert "def get_ipython():" in code and nb.prelude.rstrip("\n") in code
     where = [code.index(f"# grade_id: {gid}\n{nb.solutions[gid].rstrip()}") for gid in nb.solutions]
     assert where == sorted(where) and len(where) == 2
 
