@@ -8,7 +8,16 @@ batch, D for features, M for outputs and C for classes.
 dtype policy: a layer with parameters computes in their dtype (w and b, or
 gamma and beta, must agree); ``x`` and ``dout`` are converted to it, as the
 course's models do with ``X.astype(self.dtype)``. A layer without parameters
-keeps the dtype of ``x``. float32 stays float32; integer arrays are refused.
+keeps the dtype of ``x``. float32 stays float32; integer ``x`` is refused.
+
+The normalisation layers take ``gamma`` and ``beta`` as the original course's
+did (see :func:`_norm_params`): a float32 or float64 array is used as it is;
+an integer array becomes float64; a scalar (a Python int or float, a NumPy
+scalar, a 0-d array) stands for that value in every feature, in float64.
+Promotion happens before the dtype rule above, so float64 ``x`` with
+``gamma=np.asarray([3, 4, 5])`` computes in float64, and float32 ``x`` with an
+integer or scalar ``gamma`` computes in float64 too (as NumPy's own promotion
+of int64 with float32 would); pass float32 arrays to stay in float32.
 
 Imports: NumPy and ``cs231n_lib._validation``.
 """
@@ -56,6 +65,51 @@ BN_MODES = ("train", "test")
 def _check_vector(name: str, a: np.ndarray, length: int, letter: str) -> None:
     if a.shape != (length,):
         raise ValueError(f"{name} must have shape ({letter},) = ({length},); got {a.shape}")
+
+
+def _norm_param(name: str, value: Any, D: int) -> tuple[np.ndarray, bool]:
+    """One of gamma or beta as an array of shape (D,); True if it was promoted.
+
+    float32 and float64 arrays pass unchanged (their shape is checked later);
+    integer arrays become float64; a scalar (Python int or float, NumPy
+    scalar, 0-d array) becomes ``np.full(D, value)`` in float64. Booleans,
+    complex numbers, strings and objects are refused: none is a harmless
+    stand-in for a real scale or shift.
+    """
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        if value.dtype in (np.float32, np.float64):
+            return value, False
+        if value.dtype.kind in "iu":
+            return value.astype(np.float64), True
+        raise TypeError(
+            f"{name} must be an array of real numbers (float32, float64 or integer) or a "
+            f"real number; got an array of dtype {value.dtype}"
+        )
+    scalar = value.item() if isinstance(value, (np.ndarray, np.generic)) else value
+    if isinstance(scalar, bool) or not isinstance(scalar, (int, float)):
+        raise TypeError(
+            f"{name} must be an array of real numbers (float32, float64 or integer) or a "
+            f"real number; got {type(value).__name__} {value!r}"
+        )
+    return np.full(D, float(scalar), dtype=np.float64), True
+
+
+def _norm_params(gamma: Any, beta: Any, D: int) -> tuple[np.ndarray, np.ndarray, np.dtype]:
+    """gamma and beta of a normalisation layer over D features, and the dtype it computes in.
+
+    The promotion rule of the module docstring; then both must share one dtype,
+    and the message says which of them was promoted when they do not.
+    """
+    gamma, gamma_promoted = _norm_param("gamma", gamma, D)
+    beta, beta_promoted = _norm_param("beta", beta, D)
+    if gamma.dtype != beta.dtype and (gamma_promoted or beta_promoted):
+        promoted, kept = ("gamma", "beta") if gamma_promoted else ("beta", "gamma")
+        raise TypeError(
+            f"{promoted} was promoted to float64 (an integer array or a scalar), but "
+            f"{kept}.dtype={(beta if gamma_promoted else gamma).dtype}: they must share "
+            f"one dtype; pass {promoted} as an array of {kept}'s dtype"
+        )
+    return gamma, beta, check_same_dtype(gamma=gamma, beta=beta)
 
 
 def _check_scores_labels(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -276,10 +330,13 @@ def batchnorm_forward(
     Parameters
     ----------
     x : ndarray of shape (N, D), float32 or float64
-    gamma : ndarray of shape (D,); ``x`` is converted to its dtype
-        Per-feature scale.
-    beta : ndarray of shape (D,), dtype of ``gamma``
-        Per-feature shift.
+    gamma : ndarray of shape (D,), or a scalar; ``x`` is converted to its dtype
+        Per-feature scale. float32 and float64 arrays are used as they are;
+        an integer array is promoted to float64; a scalar (Python int or
+        float, NumPy scalar, 0-d array) means that value for every feature,
+        in float64.
+    beta : ndarray of shape (D,), or a scalar; promoted as ``gamma``
+        Per-feature shift; after promotion it must share ``gamma``'s dtype.
     bn_param : dict
         Read and updated in place. Keys:
 
@@ -287,11 +344,11 @@ def batchnorm_forward(
         - ``eps`` : float, default 1e-5, added to the variance.
         - ``momentum`` : float in [0, 1], default 0.9.
         - ``running_mean``, ``running_var`` : ndarray of shape (D,), dtype of
-          ``x``; created as zeros when absent and stored back.
+          ``gamma`` after promotion; created as zeros when absent and stored back.
 
     Returns
     -------
-    out : ndarray of shape (N, D), dtype of ``x``
+    out : ndarray of shape (N, D), dtype of ``gamma`` after promotion
         ``gamma * x_hat + beta``.
     cache : tuple
         ``(mode, centered, x_hat, gamma, inv_std)``: ``centered`` (N, D) is
@@ -307,11 +364,10 @@ def batchnorm_forward(
     updated, so each example's output does not depend on the rest of the batch.
     """
     x = as_float_array("x", x)
-    gamma = as_float_array("gamma", gamma)
-    beta = as_float_array("beta", beta)
     check_ndim("x", x, 2, "(N, D)")
-    x = to_dtype(x, check_same_dtype(gamma=gamma, beta=beta))
     N, D = x.shape
+    gamma, beta, dtype = _norm_params(gamma, beta, D)
+    x = to_dtype(x, dtype)
     _check_vector("gamma", gamma, D, "D")
     _check_vector("beta", beta, D, "D")
     check_params(
@@ -449,14 +505,16 @@ def layernorm_forward(
     Parameters
     ----------
     x : ndarray of shape (N, D), float32 or float64
-    gamma : ndarray of shape (D,); ``x`` is converted to its dtype
-    beta : ndarray of shape (D,), dtype of ``gamma``
+    gamma : ndarray of shape (D,), or a scalar; ``x`` is converted to its dtype
+        Per-feature scale, promoted as in :func:`batchnorm_forward`: an
+        integer array or a scalar becomes float64.
+    beta : ndarray of shape (D,), or a scalar; promoted as ``gamma``
     ln_param : dict
         ``eps`` : float, default 1e-5, added to the variance. No other key.
 
     Returns
     -------
-    out : ndarray of shape (N, D), dtype of ``x``
+    out : ndarray of shape (N, D), dtype of ``gamma`` after promotion
     cache : tuple
         ``(x_hat, gamma, inv_std)``: ``x_hat`` (N, D) the normalized input,
         ``inv_std`` (N, 1) each example's ``1 / sqrt(var + eps)``.
@@ -467,11 +525,10 @@ def layernorm_forward(
     features), so train and test behave alike and there is no running state.
     """
     x = as_float_array("x", x)
-    gamma = as_float_array("gamma", gamma)
-    beta = as_float_array("beta", beta)
     check_ndim("x", x, 2, "(N, D)")
-    x = to_dtype(x, check_same_dtype(gamma=gamma, beta=beta))
     D = x.shape[1]
+    gamma, beta, dtype = _norm_params(gamma, beta, D)
+    x = to_dtype(x, dtype)
     _check_vector("gamma", gamma, D, "D")
     _check_vector("beta", beta, D, "D")
     check_params("ln_param", ln_param, required=(), optional=("eps",))

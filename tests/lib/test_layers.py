@@ -594,3 +594,98 @@ def test_layernorm_float32_and_bad_params():
         layernorm_forward(x, g, b, {"eps": -1})
     with pytest.raises(ValueError, match=r"beta must have shape \(D,\) = \(4,\); got \(3,\)"):
         layernorm_forward(x, g, b[:3], {})
+
+
+# ---------------------------------------------------------------------------
+# gamma and beta as the original course passed them
+# ---------------------------------------------------------------------------
+
+PROMOTED = [
+    ("int array gamma", np.asarray([3, 4, 5]), np.zeros(3)),
+    ("int array beta", np.array([3.0, 4.0, 5.0]), np.asarray([1, 0, -2])),
+    ("np.float64 scalar gamma", np.float64(2.5), np.zeros(3)),
+    ("np.float32 scalar gamma", np.float32(2.5), np.zeros(3)),
+    ("np.int64 scalar beta", np.ones(3), np.int64(-1)),
+    ("Python numbers", 2, 0.5),
+    ("0-d array gamma", np.array(1.5), np.zeros(3)),
+]
+
+
+def _as_float_params(gamma, beta, D=3):
+    """The float64 arrays the promoted gamma and beta stand for."""
+    return (np.broadcast_to(np.asarray(gamma, dtype=np.float64), (D,)).copy(),
+            np.broadcast_to(np.asarray(beta, dtype=np.float64), (D,)).copy())
+
+
+@pytest.mark.parametrize("label, gamma, beta", PROMOTED, ids=[p[0] for p in PROMOTED])
+def test_batchnorm_promotes_integer_and_scalar_params_to_float64(label, gamma, beta):
+    rng = np.random.default_rng(20)
+    x, dout = 3 * rng.standard_normal((6, 3)) + 1, rng.standard_normal((6, 3))
+    g64, b64 = _as_float_params(gamma, beta)
+    for mode in ("train", "test"):
+        stats = {"running_mean": np.array([0.5, -1.0, 2.0]), "running_var": np.ones(3)}
+        got_param, want_param = {"mode": mode, **stats}, {"mode": mode, **dict(stats)}
+        out, cache = batchnorm_forward(x, gamma, beta, got_param)
+        want, want_cache = batchnorm_forward(x, g64, b64, want_param)
+        assert out.dtype == np.float64, label
+        # The same arithmetic on the same float64 values: equal to the last bit.
+        np.testing.assert_array_equal(out, want)
+        np.testing.assert_array_equal(got_param["running_var"], want_param["running_var"])
+        for backward in (batchnorm_backward, batchnorm_backward_alt):
+            for name, g, w in zip(("dx", "dgamma", "dbeta"), backward(dout, cache),
+                                  backward(dout, want_cache), strict=True):
+                assert g.shape == w.shape, f"{label} {backward.__name__} {name}"
+                np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("label, gamma, beta", PROMOTED, ids=[p[0] for p in PROMOTED])
+def test_layernorm_promotes_integer_and_scalar_params_to_float64(label, gamma, beta):
+    rng = np.random.default_rng(21)
+    x, dout = 2 * rng.standard_normal((4, 3)) - 1, rng.standard_normal((4, 3))
+    out, cache = layernorm_forward(x, gamma, beta, {})
+    want, want_cache = layernorm_forward(x, *_as_float_params(gamma, beta), {})
+    assert out.dtype == np.float64, label
+    np.testing.assert_array_equal(out, want)
+    for g, w in zip(layernorm_backward(dout, cache), layernorm_backward(dout, want_cache),
+                    strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_course_notebook_call_with_an_integer_gamma():
+    """The original course's batchnorm notebook passes gamma and beta as integer arrays."""
+    x = np.random.default_rng(22).standard_normal((200, 3)) * 4 + 7
+    out, _ = batchnorm_forward(x, np.asarray([3, 4, 5]), np.asarray([1, 2, 3]), {"mode": "train"})
+    np.testing.assert_allclose(out.mean(axis=0), [1, 2, 3], atol=1e-12)
+    np.testing.assert_allclose(out.std(axis=0), [3, 4, 5], rtol=1e-6)
+
+
+def test_promotion_rule_for_float32_x():
+    """float32 parameters keep a float32 layer; a promoted parameter makes it float64."""
+    x = np.random.default_rng(23).standard_normal((5, 3)).astype(np.float32)
+    out, _ = batchnorm_forward(x, np.ones(3, np.float32), np.zeros(3, np.float32),
+                               {"mode": "train"})
+    assert out.dtype == np.float32
+    out, _ = layernorm_forward(x, np.asarray([1, 2, 3]), 0.0, {})
+    assert out.dtype == np.float64
+    with pytest.raises(TypeError, match=r"beta was promoted to float64 .* but "
+                                        r"gamma.dtype=float32: they must share one dtype"):
+        batchnorm_forward(x, np.ones(3, np.float32), 0, {"mode": "train"})
+
+
+@pytest.mark.parametrize("gamma, received", [
+    ("3", "got str '3'"),
+    (np.array(["a", "b", "c"]), "got an array of dtype <U1"),
+    (np.array([1, 2, 3], dtype=object), "got an array of dtype object"),
+    (np.array([True, False, True]), "got an array of dtype bool"),
+    (np.array([1 + 2j, 1, 1]), "got an array of dtype complex128"),
+    (True, "got bool True"),
+    ([1.0, 2.0, 3.0], "got list"),
+])
+def test_norm_layers_refuse_non_real_gamma(gamma, received):
+    x = np.zeros((4, 3))
+    expectation = (r"gamma must be an array of real numbers \(float32, float64 or integer\) "
+                   r"or a real number; ")
+    with pytest.raises(TypeError, match=expectation + received):
+        batchnorm_forward(x, gamma, np.zeros(3), {"mode": "train"})
+    with pytest.raises(TypeError, match=expectation + received):
+        layernorm_forward(x, gamma, np.zeros(3), {})
