@@ -32,6 +32,7 @@ import ctypes
 import importlib.abc
 import importlib.machinery
 import json
+import linecache
 import os
 import resource
 import select
@@ -369,8 +370,11 @@ def _run_cells(cells: list, ns: dict, config: dict) -> list[dict]:
     failed = []
     main_pid = os.getpid()
     for label, code in cells:
+        filename = f"<{label}>"
+        # Tracebacks then quote the student's lines, as a notebook would.
+        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
         try:
-            exec(compile(code, f"<{label}>", "exec"), ns)
+            exec(compile(code, filename, "exec"), ns)
         except BaseException as exc:  # SystemExit and KeyboardInterrupt included
             if os.getpid() != main_pid:  # a fork made by a cell never reports
                 os._exit(0)

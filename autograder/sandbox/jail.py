@@ -193,6 +193,7 @@ def bwrap_argv(
     size = str(limits.tmp_mb << 20)
     args += ["--proc", "/proc", "--dev", "/dev"]
     args += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm"]
+    args += ["--remount-ro", "/"]  # the root bwrap builds is a tmpfs: nothing may grow it
     args += ["--chdir", chdir, "--", *argv]
     return args
 
