@@ -23,7 +23,7 @@ from pathlib import Path
 
 from autograder import reports
 from autograder.pipeline import GradingJob, grade_submission, load_course, submission_fingerprint
-from autograder.sandbox import Limits
+from autograder.sandbox import Limits, require_jail
 from autograder.schema import SubmissionResult
 
 SECRET_FILE = ".autograder_secret"
@@ -152,6 +152,7 @@ def grade(
     progress: bool = True,
     write_reports: bool = True,
     nbgrader: bool = False,
+    jail: bool = True,
 ) -> GradeRun:
     """Grade every submission of ``assignment`` in an nbgrader course.
 
@@ -179,6 +180,10 @@ def grade(
         Also run nbgrader's in-notebook tests (sandboxed, on a scratch copy) to
         flag tests that pass in the student's kernel but fail outside it, and
         write the out-of-kernel points into the course's ``gradebook.db``.
+    jail : bool, default True
+        Run the students' code in the jail (:mod:`autograder.sandbox`); where the jail cannot
+        be built, :class:`autograder.sandbox.JailUnavailable` names the fix. False
+        (``--unsafe-no-jail``) grades without it and flags every result ``not_jailed``.
     progress : bool, default True
         Show a progress bar over submissions.
     write_reports : bool, default True
@@ -197,7 +202,10 @@ def grade(
         course_secret(course, secret),
         limits or Limits(),
         nbgrader=nbgrader,
+        jail=jail,
     )
+    if jail:
+        require_jail()  # before anything is written: fail closed, naming the fix
     if nbgrader:
         from autograder.gradebook import ensure_assignment
 
