@@ -32,6 +32,7 @@ from autograder.notebook import (
     LOAD_BUDGET_SECONDS,
     CodeCell,
     cell_source,
+    cells_to_python,
     is_heavy,
     is_read_only,
     load_budget,
@@ -574,7 +575,7 @@ def _read_cells(nb: Any, src: SourceNotebook, intake: NotebookIntake) -> None:
 
 def _program(cells: list, src: SourceNotebook) -> list[CodeCell]:
     """What the student ran: the setup, then their code cells (see :class:`NotebookIntake`)."""
-    program = [setup_cell(src.prelude)]
+    labels, texts = [], []
     labelled: set[str] = set()
     for number, cell in enumerate(cells, 1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code" or is_heavy(cell):
@@ -596,8 +597,10 @@ def _program(cells: list, src: SourceNotebook) -> list[CodeCell]:
             label = gid
         else:
             label = f"cell {number}"
-        program.append(CodeCell(label, to_python(text)))
-    return program
+        labels.append(label)
+        texts.append(text)
+    codes = cells_to_python(texts)
+    return [setup_cell(src.prelude)] + [CodeCell(*cell) for cell in zip(labels, codes, strict=True)]
 
 
 def _read_notebook(path: Path, src: SourceNotebook, max_bytes: int) -> NotebookIntake:

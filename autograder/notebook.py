@@ -85,6 +85,16 @@ _SHELL_METHODS = ("run_line_magic", "run_cell_magic", "magic", "system", "getout
 # A %%time cell whose body is a %%time cell ...: bodies nested deeper are not read.
 _MAX_BODY_DEPTH = 3
 
+# IPython's transformer costs about 6 us a character, and it re-reads the whole cell once for
+# each IPython line (about 40 us per line and IPython line): a hostile cell could hold the
+# grader for hours. Past these bounds a cell is left as written (and runs if it is Python).
+MAX_CELL_CHARS = 1_000_000
+"""A cell longer than this is not transformed."""
+MAX_CELL_WORK = 20_000
+"""Nor is one whose lines that may be IPython, times its lines, exceed this (about 1 s)."""
+MAX_NOTEBOOK_CHARS = 1_000_000
+"""In :func:`cells_to_python`, cells after the first this many characters are not transformed."""
+
 
 @dataclass(frozen=True)
 class CodeCell:
@@ -233,12 +243,37 @@ def to_python(source: str) -> str:
     str
         The transformed source, ending in a newline. When IPython's transformer refuses the
         cell (inconsistent indentation, more than 500 IPython lines), the source unchanged,
-        so that compiling it fails, as running it in the kernel did.
+        so that compiling it fails, as running it in the kernel did; so too for a cell past
+        :data:`MAX_CELL_CHARS` or :data:`MAX_CELL_WORK`.
     """
     return _to_python(source, 0)
 
 
+def cells_to_python(sources: list[str]) -> list[str]:
+    """:func:`to_python` of each cell of one notebook, within :data:`MAX_NOTEBOOK_CHARS`.
+
+    The cells after that many characters of source are returned as written.
+    """
+    out, spent = [], 0
+    for source in sources:
+        spent += len(source)
+        out.append(to_python(source) if spent <= MAX_NOTEBOOK_CHARS else source)
+    return out
+
+
+def _too_costly(source: str) -> bool:
+    if len(source) > MAX_CELL_CHARS:
+        return True
+    lines = source.splitlines()
+    maybe = sum(
+        1 for line in lines if line.lstrip().startswith(("%", "!")) or line.rstrip().endswith("?")
+    )
+    return maybe * len(lines) > MAX_CELL_WORK
+
+
 def _to_python(source: str, depth: int) -> str:
+    if _too_costly(source):
+        return source
     try:
         code = _transformer().transform_cell(source)
     except (SyntaxError, ValueError, RuntimeError, RecursionError, MemoryError):
