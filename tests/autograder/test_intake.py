@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from autograder.intake import (
+    LOAD_BUDGET_SECONDS,
     MAX_NOTEBOOK_BYTES,
     read_source,
     read_submission,
@@ -603,3 +604,200 @@ def test_huge_student_values_are_cut_short_in_messages(folder, sources):
     sub = read_submission(folder, sources, "alice")
     assert {p.kind for p in sub.problems} == {"changed_metadata", "unknown_grade_id"}
     assert all(len(p.message) < 400 for p in sub.problems)
+
+
+# --- what the student ran: the program -------------------------------------------------------
+# The release as a student gets it, answered with the source's own answers, then edited the
+# way students work; each program is run here cell by cell in one plain namespace, as the
+# grader's executor runs it, and the source's test cells (hidden tests included) judge it.
+
+needs_release = pytest.mark.skipif(not RELEASE.is_dir(), reason="no generated release")
+
+
+@pytest.fixture
+def answered(tmp_path, monkeypatch):
+    """submitted/bob/convnets/: the release, each answer cell holding the source's answer."""
+    monkeypatch.setenv("CS231N_NOTEBOOK_SCALE", "small")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    target = tmp_path / "submitted" / "bob" / "convnets"
+    target.mkdir(parents=True)
+    for path in sorted(RELEASE.glob("*.ipynb")):
+        nb = load(path)
+        for c in nb["cells"]:
+            if nbgrader(c).get("solution") and c["cell_type"] == "code":
+                c["source"] = text(cell(load(SOURCE / path.name), nbgrader(c)["grade_id"]))
+        save(target / path.name, nb)
+    yield target
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def new_cell(source: str, tags: list[str] | None = None) -> dict:
+    meta = {"tags": tags} if tags else {}
+    return {"cell_type": "code", "metadata": meta, "source": source, "outputs": [],
+            "execution_count": None}
+
+
+def run_program(program) -> tuple[dict, dict]:
+    """Each cell in one namespace; (namespace, label -> the exception its cell raised)."""
+    ns: dict = {"__name__": "__main__"}
+    errors = {}
+    for c in program:
+        try:
+            exec(compile(c.code, f"<{c.label}>", "exec"), ns)
+        except (Exception, SystemExit) as err:
+            errors[c.label] = err
+    return ns, errors
+
+
+def failing_tests(ns: dict, name: str) -> list[str]:
+    """The grade_ids of the source's test cells, hidden tests included, that fail in ``ns``."""
+    failed = []
+    for c in load(SOURCE / name)["cells"]:
+        meta = nbgrader(c)
+        if meta.get("grade") and not meta.get("solution"):
+            try:
+                exec(compile(text(c), meta["grade_id"], "exec"), ns)
+            except Exception:
+                failed.append(meta["grade_id"])
+    return failed
+
+
+@needs_release
+def test_an_honest_notebook_runs_as_the_student_ran_it_and_passes_every_test(answered, sources):
+    sub = read_submission(answered, sources, "bob")
+    assert sub.status == "ok", sub.problems
+    for name, nb in sub.notebooks.items():
+        labels = [c.label for c in nb.program]
+        assert labels[0] == "setup" and "def get_ipython():" in nb.program[0].code
+        assert nb.prelude in nb.program[0].code
+        assert [label for label in labels if label in nb.solutions] == list(nb.solutions)
+        tests = {g for g, c in sources[name].cells.items() if c.read_only}
+        assert not tests & set(labels), "test cells are never the student's"
+        assert all(label == "setup" or label in nb.solutions or label.startswith("cell ")
+                   for label in labels)
+        assert nb.load_budget == LOAD_BUDGET_SECONDS
+        ns, errors = run_program(nb.program)
+        assert errors == {}, (name, errors)
+        assert failing_tests(ns, name) == [], name
+
+
+@needs_release
+def test_heavy_cells_are_skipped_even_when_the_student_drops_the_tag(answered, sources):
+    released = load(RELEASE / NB1)
+    heavy = [text(c) for c in released["cells"] if "heavy" in c["metadata"].get("tags", [])]
+    assert heavy, "the release keeps the heavy tag"
+
+    def untag_and_add(nb):
+        for c in nb["cells"]:
+            c["metadata"].pop("tags", None)
+        nb["cells"].append(new_cell("raise SystemExit('a heavy cell ran')", tags=["heavy"]))
+
+    edit(answered, NB1, untag_and_add)
+    program = read_submission(answered, sources, "bob").notebooks[NB1].program
+    codes = "\n".join(c.code for c in program)
+    assert "a heavy cell ran" not in codes
+    assert not any(h.strip() in codes for h in heavy)
+
+
+@needs_release
+def test_a_test_cell_pasted_without_its_metadata_is_not_run_as_the_students(answered, sources):
+    def paste(nb):
+        copied = copy.deepcopy(cell(nb, "test_conv_forward_same"))
+        copied["metadata"] = {}
+        nb["cells"].insert(index_of(nb, "conv_backward_naive"), copied)
+
+    edit(answered, NB1, paste)
+    program = read_submission(answered, sources, "bob").notebooks[NB1].program
+    assert not any("check_conv_forward(" in c.code for c in program)
+
+
+@needs_release
+def test_notebook_habits_keep_the_students_code_running(answered, sources, capsys):
+    """A helper cell, an import cell, magics, shell lines, continuation lines that start with an
+    operator, a cell that raises, one that does not compile, and print debugging."""
+    ours = load(SOURCE / NB1)
+    forward = text(cell(ours, "conv_forward_naive"))
+    backward = text(cell(ours, "conv_backward_naive"))
+    added = {}
+
+    def habits(nb):
+        helper = forward.replace("def conv_forward_naive(", "def _forward_loops(")
+        nb["cells"].insert(index_of(nb, "conv_forward_naive"), new_cell(helper))
+        cell(nb, "conv_forward_naive")["source"] = (
+            "%matplotlib inline\n"
+            "def conv_forward_naive(x, w, b, conv_param):\n"
+            "    print('debug: x', x.shape)\n"
+            "    return _forward_loops(x, w, b, conv_param)\n"
+        )
+        at = index_of(nb, "conv_backward_naive")
+        nb["cells"][at:at] = [
+            new_cell(
+                "%timeit conv_forward_naive(np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 3, 3)),"
+                " np.zeros(1), {'stride': 1, 'pad': 0})\n!ls -la\nfiles = !ls\n"
+                "print('files:', files)\n"
+            ),
+            new_cell("conv_forward_naive(None, None, None, None)  # raises"),
+            new_cell("def broken(:\n    pass\n"),
+            new_cell("import math\n"),
+        ]
+        added.update(timing=at + 1, raises=at + 2, broken=at + 3, imports=at + 4)
+        cell(nb, "conv_backward_naive")["source"] = backward.replace(
+            "    ### BEGIN SOLUTION\n",
+            "    ### BEGIN SOLUTION\n"
+            "    assert math.isfinite(float(dout.sum()))\n"
+            "    rest = (dout.shape[2]\n"
+            "            % 7)\n"
+            "    if (dout.ndim\n"
+            "            != 4):\n"
+            "        raise ValueError('dout must be 4-D')\n",
+            1,
+        )
+        assert "% 7" in text(cell(nb, "conv_backward_naive"))
+
+    nb = edit(answered, NB1, habits)
+    intake = read_submission(answered, sources, "bob").notebooks[NB1]
+    labels = [c.label for c in intake.program]
+    helper_label = f"cell {index_of(nb, 'conv_forward_naive')}"  # the cell just before it
+    assert labels.index(helper_label) < labels.index("conv_forward_naive")
+    broken = intake.program[labels.index(f"cell {added['broken']}")]
+    assert "def broken(:" in broken.code, "a cell that does not compile is still listed"
+    assert labels.index(f"cell {added['imports']}") < labels.index("conv_backward_naive")
+    assert "get_ipython().run_line_magic('timeit'" in intake.program[
+        labels.index(f"cell {added['timing']}")].code
+
+    ns, errors = run_program(intake.program)
+    assert {label: type(err) for label, err in errors.items()} == {
+        f"cell {added['raises']}": AttributeError,
+        f"cell {added['broken']}": SyntaxError,
+    }
+    assert failing_tests(ns, NB1) == []
+    out = capsys.readouterr().out
+    assert "debug: x (" in out and "files: []" in out
+
+
+def test_a_missing_notebook_has_no_program(folder, sources):
+    (folder / NB1).unlink()
+    nb = read_submission(folder, sources, "alice").notebooks[NB1]
+    assert nb.program == [] and nb.load_budget == LOAD_BUDGET_SECONDS
+
+
+def test_a_source_notebook_may_set_its_load_budget(tmp_path, folder):
+    nb = load(SOURCE / NB1)
+    nb["metadata"]["autograder"] = {"load_budget_seconds": 90}
+    sources = custom_source(tmp_path, nb)
+    assert sources[NB1].load_budget == 90.0
+    assert read_submission(folder, sources, "alice").notebooks[NB1].load_budget == 90.0
+    nb["metadata"]["autograder"] = {"load_budget_seconds": "soon"}
+    with pytest.raises(ValueError, match="load_budget_seconds"):
+        custom_source(tmp_path / "again", nb)
+
+
+def test_a_duplicated_answer_cell_runs_twice_under_two_labels(folder, sources):
+    def duplicate(nb):
+        nb["cells"].append(copy.deepcopy(cell(nb, "conv_forward_naive")))
+
+    nb = edit(folder, NB1, duplicate)
+    labels = [c.label for c in read_submission(folder, sources, "alice").notebooks[NB1].program]
+    assert labels.count("conv_forward_naive") == 1 and labels[-1] == f"cell {len(nb['cells'])}"
