@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 HEAVY_TAG = "heavy"
-"""Cells with this tag (training, timing, plots) never run when grading."""
+"""Cells with this tag (training, timing, plots) are never part of a graded program."""
 
 LOAD_BUDGET_SECONDS = 30.0
 """Wall-clock budget for running one notebook's program (setup and every student cell) before
