@@ -145,17 +145,38 @@ def nbgrader(course: Path, env: dict[str, str], *args: str, timeout: int = 900
     return proc
 
 
-def solution_namespace(name: str) -> dict:
+def solution_namespace(name: str, edits: dict[str, list[tuple[str, str]]] | None = None
+                       ) -> dict:
     """Execute a source notebook's imports and solution cells in-process; return the names.
 
-    Gives the tests the model solution, so wrong variants can be built from it.
+    Gives the tests the model solution, so wrong variants can be built from it:
+    ``edits`` maps a solution cell's grade_id to ``(old, new)`` replacements, each
+    of which must occur in that cell, or ``(None, new)`` to replace the whole cell.
     """
     nb = read(SOURCE / f"{name}.ipynb")
+    edits = dict(edits or {})
     setup = next(c for c in nb.cells if c.cell_type == "code")
     code = "\n".join(line for line in setup.source.splitlines() if not line.startswith("%"))
     ns: dict = {}
     exec(compile(code, f"{name}:setup", "exec"), ns)  # noqa: S102 - our own course file
     for cell in nb.cells:
         if cell.cell_type == "code" and is_solution(cell):
-            exec(compile(cell.source, f"{name}:{nbgrader_meta(cell)['grade_id']}", "exec"), ns)
+            grade_id = nbgrader_meta(cell)["grade_id"]
+            source = cell.source
+            for old, new in edits.pop(grade_id, []):
+                if old is None:
+                    source = new
+                    continue
+                assert old in source, f"{grade_id} has no {old!r}"
+                source = source.replace(old, new)
+            exec(compile(source, f"{name}:{grade_id}", "exec"), ns)  # noqa: S102
+    assert not edits, f"no solution cells {sorted(edits)} in {name}"
     return ns
+
+
+def visible_check(ns: dict, name: str, grade_id: str) -> None:
+    """Run the visible part of a test cell (above its hidden tests) in ``ns``."""
+    nb = read(SOURCE / f"{name}.ipynb")
+    cell = next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == grade_id)
+    visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+    exec(compile(visible, f"{name}:{grade_id}", "exec"), ns)  # noqa: S102 - our own course file

@@ -8,7 +8,15 @@ import pytest
 
 from cs231n_lib import checks
 
-from course_tools import NOTEBOOKS, SOURCE, execute, nbgrader_meta, read, solution_namespace
+from course_tools import (
+    NOTEBOOKS,
+    SOURCE,
+    execute,
+    nbgrader_meta,
+    read,
+    solution_namespace,
+    visible_check,
+)
 
 
 @pytest.fixture(scope="module")
@@ -135,3 +143,240 @@ def test_test_mode_diagnosis_shows_in_the_notebook(env, tmp_path):
         "test_spatial_batchnorm_test_mode")
     assert [e for e, _ in cell.errors] == ["AssertionError"]
     assert "bn_param['running_mean'] and bn_param['running_var']" in cell.errors[0][1]
+
+
+# ------------------------------------------------------------------------------------
+# Wrong versions of the model solutions: the visible check names their mistake or
+# nothing, and the grader's likely_cause, on the grader's own inputs, says the same.
+# ------------------------------------------------------------------------------------
+
+CONV, POOL, NET, NORM = NOTEBOOKS[0], NOTEBOOKS[1], NOTEBOOKS[2], NOTEBOOKS[3]
+
+
+def _topic(grade_id: str) -> str:
+    for prefix, topic in (("test_conv_forward", "conv_forward"),
+                          ("test_conv_backward", "conv_backward"),
+                          ("test_max_pool_forward", "max_pool_forward"),
+                          ("test_max_pool_backward", "max_pool_backward"),
+                          ("test_convnet_params", "convnet_params"),
+                          ("test_convnet", "convnet_loss"),
+                          ("test_spatial_batchnorm_backward", "spatial_batchnorm_backward"),
+                          ("test_spatial_batchnorm", "spatial_batchnorm"),
+                          ("test_spatial_groupnorm_backward", "spatial_groupnorm_backward"),
+                          ("test_spatial_groupnorm", "spatial_groupnorm")):
+        if grade_id.startswith(prefix):
+            return topic
+    raise KeyError(grade_id)
+
+
+def _data(value):
+    """An output as the grader receives it: base ndarrays, Python numbers, lists."""
+    if isinstance(value, np.ndarray):
+        return np.array(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_data(v) for v in value]
+    return value
+
+
+def grader_failures(grade_id: str, student: dict, reference: dict, seeds=range(6)):
+    """The grader's failing cases of ``grade_id``: (args, got, want, verdict) for each."""
+    import copy
+
+    from autograder.compare import compare_outputs
+    from autograder.specs.convnets import TESTS
+
+    spec = next(t for t in TESTS if t.grade_id == grade_id)
+    failures = []
+    for seed in seeds:
+        for args, kwargs in spec.make_cases(np.random.default_rng(seed)):
+            want = _data(spec.driver(reference, *copy.deepcopy(args), **copy.deepcopy(kwargs)))
+            try:
+                got = _data(spec.driver(student, *copy.deepcopy(args), **copy.deepcopy(kwargs)))
+            except Exception:  # noqa: BLE001 - a crash is graded as an error, not compared
+                continue
+            verdict = compare_outputs(got, want, spec.tol, spec.names)
+            if not verdict.passed:
+                failures.append((args, got, want, verdict, spec.tol))
+    return failures
+
+
+def _visible_cause(ns, name, grade_id):
+    with pytest.raises(AssertionError) as raised:
+        visible_check(ns, name, grade_id)
+    message = str(raised.value)
+    return message, (message.split("\nLikely cause: ", 1)[1] if "\nLikely cause: " in message
+                     else None)
+
+
+def _grader_causes(grade_id, student, reference):
+    """likely_cause of every failing grader case (at least one must fail)."""
+    failures = grader_failures(grade_id, student, reference)
+    assert failures, f"{grade_id}: the grader's cases did not catch the mutant"
+    return [checks.likely_cause(_topic(grade_id), got, want, args, tol=tol)
+            for args, got, want, _, tol in failures]
+
+
+@pytest.fixture(scope="module")
+def net(env):
+    return solution_namespace(NET)
+
+
+def test_missing_plus_one_at_stride_2_is_named_by_its_values(conv):
+    edits = {"conv_forward_naive": [("Ho = 1 + (H + 2 * pad - HH) // stride",
+                                     "Ho = (H + 2 * pad - HH) // stride"),
+                                    ("Wo = 1 + (W + 2 * pad - WW) // stride",
+                                     "Wo = (W + 2 * pad - WW) // stride")]}
+    mutant = solution_namespace(CONV, edits)
+    # Visible: 7x7 input, 3x3 filter, stride 2, pad 1 -- the size an unpadded conv gives.
+    message, cause = _visible_cause(mutant, CONV, "test_conv_forward_stride")
+    assert cause.startswith("the output is a row or a column short"), message
+    causes = _grader_causes("test_conv_forward_stride", mutant, conv)
+    assert set(causes) <= {cause, None} and cause in causes, causes
+
+
+def test_assigning_instead_of_adding_in_conv_backward_gets_a_hint(conv):
+    for old, new, what in (
+        ("dx_pad[:, :, top:top + HH, left:left + WW] += np.tensordot",
+         "dx_pad[:, :, top:top + HH, left:left + WW] = np.tensordot", "dx is assigned"),
+        ("dw += np.tensordot(g, window", "dw = np.tensordot(g, window",
+         "dw holds only the last output position's share"),
+    ):
+        mutant = solution_namespace(CONV, {"conv_backward_naive": [(old, new)]})
+        message, cause = _visible_cause(mutant, CONV, "test_conv_backward_stride1")
+        assert cause is not None and cause.startswith(what), message
+        causes = _grader_causes("test_conv_backward_stride1", mutant, conv)
+        assert set(causes) <= {cause, None} and cause in causes, causes
+
+
+def test_a_float32_conv_fails_the_visible_check_and_the_grader_alike(conv):
+    mutant = solution_namespace(CONV, {"conv_forward_naive": [
+        ("out = np.zeros((N, F, Ho, Wo), dtype=x.dtype)",
+         "out = np.zeros((N, F, Ho, Wo), dtype=np.float32)")]})
+    message, _ = _visible_cause(mutant, CONV, "test_conv_forward_same")
+    assert "has dtype float32; expected float64: compute in float64" in message
+    failures = grader_failures("test_conv_forward_same", mutant, conv, seeds=[0])
+    assert failures and all("compute in float64" in f[3].reason for f in failures)
+
+
+GN_FORWARD = "spatial_groupnorm_forward"
+
+
+@pytest.mark.parametrize("edits, family", [
+    # Blocks of G consecutive values, across the groups: no known family.
+    ([("groups = x.reshape(N, G, -1)", "groups = x.reshape(N, -1, G)")], None),
+    # Statistics across the groups (axis 1), for each position: no known family.
+    ([("mean = groups.mean(axis=2, keepdims=True)", "mean = groups.mean(axis=1, keepdims=True)"),
+      ("std = np.sqrt(groups.var(axis=2, keepdims=True) + eps)",
+       "std = np.sqrt(groups.var(axis=1, keepdims=True) + eps)")], None),
+    # Each group's statistics over the whole batch.
+    ([("mean = groups.mean(axis=2, keepdims=True)",
+       "mean = groups.mean(axis=(0, 2), keepdims=True)"),
+      ("std = np.sqrt(groups.var(axis=2, keepdims=True) + eps)",
+       "std = np.sqrt(groups.var(axis=(0, 2), keepdims=True) + eps)")], "over the whole batch"),
+    # Each channel alone (instance norm).
+    ([("groups = x.reshape(N, G, -1)", "groups = x.reshape(N, x.shape[1], -1)")],
+     "instance norm"),
+])
+def test_group_norm_over_the_wrong_values_is_named_right_or_not_at_all(norm, edits, family):
+    mutant = solution_namespace(NORM, {GN_FORWARD: edits})
+    message, cause = _visible_cause(mutant, NORM, "test_spatial_groupnorm_forward")
+    assert "relative error" in message
+    assert cause is None or "right values" not in cause, message
+    if family is None:
+        assert cause is None, message
+    else:
+        assert cause is not None and family in cause, message
+    # With one channel per group (G = C) a group over the whole batch is batch norm's
+    # channel: then either sentence names the same mistake.
+    same = {"over the whole batch": ("over the whole batch", "batch norm's")}.get(family,
+                                                                                (family,))
+    for got in _grader_causes("test_spatial_groupnorm_forward", mutant, norm):
+        assert got is None or (family is not None and any(f in got for f in same)), got
+
+
+def test_sum_squared_regularisation_is_named_and_the_gradients_are_not_blamed(net):
+    mutant = solution_namespace(NET, {"ThreeLayerConvNet": [
+        ("np.sum(W3 * W3)", "np.sum(W3) ** 2")]})
+    message, cause = _visible_cause(mutant, NET, "test_convnet_regularized_loss")
+    assert "np.sum(W3)**2" in cause and "constant factor" not in cause, message
+    message, cause = _visible_cause(mutant, NET, "test_convnet_gradients")
+    assert "grads['W3']" not in message and "np.sum(W3)**2" in cause, message
+    causes = _grader_causes("test_convnet_regularized_loss", mutant, net)
+    assert set(causes) <= {cause, None} and cause in causes, causes
+
+
+def test_round_in_the_pooled_size_fails_the_visible_non_tiling_check(pool):
+    mutant = solution_namespace(POOL, {"max_pool_forward_naive": [
+        ("Ho = 1 + (H - ph) // stride", "Ho = 1 + round((H - ph) / stride)"),
+        ("Wo = 1 + (W - pw) // stride", "Wo = 1 + round((W - pw) / stride)")]})
+    message, cause = _visible_cause(mutant, POOL, "test_max_pool_forward_tiled")
+    assert "rounds down (floor)" in cause, message
+    failures = grader_failures("test_max_pool_forward_rectangular", mutant, pool)
+    assert failures
+    for args, got, want, _, tol in failures:
+        assert "non-tiling input" in checks.case_kinds("max_pool_forward", args)
+        assert checks.likely_cause("max_pool_forward", got, want, args, tol=tol) in (cause, None)
+
+
+def test_a_square_input_assumption_fails_the_visible_non_square_checks(net):
+    mutant = solution_namespace(NET, {"ThreeLayerConvNet": [
+        ("F * (H // 2) * (W // 2), hidden_dim", "F * (H // 2) * (H // 2), hidden_dim")]})
+    message, cause = _visible_cause(mutant, NET, "test_convnet_params")
+    assert "assume a square image" in cause, message
+    # The square visible inputs alone would not have caught it.
+    mutant["np"].random.seed(231)
+    model = mutant["ThreeLayerConvNet"](input_dim=(3, 8, 8), dtype=np.float64)
+    checks.check_convnet_params(model, input_dim=(3, 8, 8), num_filters=32, filter_size=7,
+                                hidden_dim=100, num_classes=10, weight_scale=1e-3,
+                                dtype=np.float64)
+
+
+# ------------------------------------------------------------------------------------
+# The namespace the course promises: bare-name calls of the library's layers.
+# ------------------------------------------------------------------------------------
+
+BARE_BATCHNORM = '''
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    N, C, H, W = x.shape
+    flat = x.transpose(0, 2, 3, 1).reshape(-1, C)
+    out, cache = batchnorm_forward(flat, gamma, beta, bn_param)
+    return out.reshape(N, H, W, C).transpose(0, 3, 1, 2), cache
+'''
+BARE_BATCHNORM_BACKWARD = '''
+def spatial_batchnorm_backward(dout, cache):
+    N, C, H, W = dout.shape
+    dx, dgamma, dbeta = batchnorm_backward_alt(dout.transpose(0, 2, 3, 1).reshape(-1, C), cache)
+    return dx.reshape(N, H, W, C).transpose(0, 3, 1, 2), dgamma, dbeta
+'''
+
+
+def test_notebook_4_setup_provides_the_vector_layers_by_bare_name(env):
+    mutant = solution_namespace(NORM, {
+        "spatial_batchnorm_forward": [(None, BARE_BATCHNORM)],
+        "spatial_batchnorm_backward": [(None, BARE_BATCHNORM_BACKWARD)]})
+    for grade_id in ("test_spatial_batchnorm_train", "test_spatial_batchnorm_test_mode",
+                     "test_spatial_batchnorm_backward"):
+        visible_check(mutant, NORM, grade_id)
+
+
+@pytest.mark.parametrize("name, names", [
+    (NORM, ("batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt",
+            "layernorm_forward", "layernorm_backward")),
+    (NET, ("relu_forward", "relu_backward", "affine_forward", "affine_backward", "softmax_loss",
+           "affine_relu_forward", "affine_relu_backward", "conv_relu_forward",
+           "conv_relu_backward", "conv_relu_pool_forward", "conv_relu_pool_backward")),
+])
+def test_the_graders_prelude_defines_the_promised_names(name, names):
+    """The grader runs the setup's top-level imports before a student's cells."""
+    from autograder.intake import prelude
+
+    ns: dict = {}
+    exec(prelude(read(SOURCE / f"{name}.ipynb").cells), ns)  # noqa: S102 - our own course
+    missing = [n for n in names if not callable(ns.get(n))]
+    assert not missing, missing
+    markdown = "\n".join(c.source for c in read(SOURCE / f"{name}.ipynb").cells
+                         if c.cell_type == "markdown")
+    unnamed = [n for n in names if f"`{n}`" not in markdown and f"`{n}(" not in markdown]
+    assert not unnamed, f"the notebook text should say it provides {unnamed}"
