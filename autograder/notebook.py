@@ -246,7 +246,25 @@ def to_python(source: str) -> str:
         so that compiling it fails, as running it in the kernel did; so too for a cell past
         :data:`MAX_CELL_CHARS` or :data:`MAX_CELL_WORK`.
     """
+    return _to_python_cached(source)
+
+
+@functools.lru_cache(maxsize=4096)
+def _to_python_cached(source: str) -> str:
+    # Most cells of a class are the release's own, the same in every submission: transformed
+    # once. A cell with no IPython escape character that compiles is Python already, and
+    # IPython would leave it as it is: the tokenizer is not run for it.
+    if not any(c in source for c in "%!?") and _compiles(source):
+        return source if source.endswith("\n") else source + "\n"
     return _to_python(source, 0)
+
+
+def _compiles(source: str) -> bool:
+    try:
+        compile(source, "<cell>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return False
+    return True
 
 
 def cells_to_python(sources: list[str]) -> list[str]:

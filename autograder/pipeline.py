@@ -141,27 +141,48 @@ def _result(
     )
 
 
-def _judge(
-    spec: TestSpec, points: float, cases: list, outcomes: list[Outcome], ref_ns: dict[str, Any]
-) -> TestResult:
-    worst: float | None = None
-    for (args, kwargs), outcome in zip(cases, outcomes, strict=True):
+class _TestJudge:
+    """Judges one test's cases as their outcomes arrive; the first failing case decides."""
+
+    def __init__(self, spec: TestSpec, points: float, cases: list, ref_ns: dict[str, Any]):
+        self.spec, self.points, self.cases, self.ref_ns = spec, points, cases, ref_ns
+        self.verdict: TestResult | None = None
+        self.worst: float | None = None
+
+    def case(self, index: int, outcome: Outcome) -> bool:
+        """Judge case ``index``; True once the test is decided (failed)."""
+        if self.verdict is None:
+            try:
+                self.verdict = self._case(index, outcome)
+            except Exception as err:  # noqa: BLE001 - hostile outputs must never cost more
+                self.verdict = _result(
+                    self.spec,
+                    self.points,
+                    ERROR,
+                    f"the grader could not read this test's outputs ({type(err).__name__})",
+                )
+        return self.verdict is not None
+
+    def _case(self, index: int, outcome: Outcome) -> TestResult | None:
+        spec, points = self.spec, self.points
         if outcome.refused:
             return _result(spec, points, ERROR, refusal_reason(outcome.refused))
         if outcome.status != "ok":
             return _result(spec, points, ERROR, outcome.reason)
-        want = _as_data(spec.driver(ref_ns, *copy.deepcopy(args), **copy.deepcopy(kwargs)))
+        args, kwargs = self.cases[index]
+        want = _as_data(spec.driver(self.ref_ns, *copy.deepcopy(args), **copy.deepcopy(kwargs)))
         if spec.custom is not None:
             ok, reason = spec.custom(outcome.outputs, want, args)
-            if not ok:
-                return _result(spec, points, FAILED, reason)
-            continue
+            return None if ok else _result(spec, points, FAILED, reason)
         verdict = compare_outputs(outcome.outputs, want, spec.tol, spec.names)
         if not verdict.passed:
             return _result(spec, points, FAILED, verdict.reason, verdict.rel_error)
         if verdict.rel_error is not None:
-            worst = verdict.rel_error if worst is None else max(worst, verdict.rel_error)
-    return _result(spec, points, PASSED, "", worst)
+            self.worst = max(self.worst or 0.0, verdict.rel_error)
+        return None
+
+    def result(self) -> TestResult:
+        return self.verdict or _result(self.spec, self.points, PASSED, "", self.worst)
 
 
 def refusal_reason(refused: list[str]) -> str:
@@ -169,21 +190,6 @@ def refusal_reason(refused: list[str]) -> str:
         f"called the provided fast layer {refused[0]}: this test grades your own "
         "implementation, so the provided one raises while it runs"
     )
-
-
-def _judge_safely(
-    spec: TestSpec, points: float, cases: list, outcomes: list[Outcome], ref_ns: dict[str, Any]
-) -> TestResult:
-    """:func:`_judge`, where anything the outputs make go wrong costs this test only."""
-    try:
-        return _judge(spec, points, cases, outcomes, ref_ns)
-    except Exception as err:  # noqa: BLE001 - hostile outputs must never cost the submission
-        return _result(
-            spec,
-            points,
-            ERROR,
-            f"the grader could not read this test's outputs ({type(err).__name__})",
-        )
 
 
 def _program(nb_intake: Any) -> list[tuple[str, str]]:
@@ -213,7 +219,7 @@ class _Plan:
     """One notebook's tests: those settled before running anything, and the groups to run."""
 
     results: dict[str, TestResult] = field(default_factory=dict)
-    groups: list[tuple[Group, list[tuple[TestSpec, list]]]] = field(default_factory=list)
+    groups: list[tuple[Group, list[_TestJudge]]] = field(default_factory=list)
 
 
 def _plan_notebook(
@@ -253,7 +259,18 @@ def _plan_notebook(
             for spec, cases in planned
             for i, (a, k) in enumerate(cases)
         ]
-        plan.groups.append((Group(nb, cells, calls, refuse), planned))
+        judges = {
+            spec.grade_id: _TestJudge(
+                spec, course.points[spec.grade_id], cases, course.reference_ns[nb]
+            )
+            for spec, cases in planned
+        }
+
+        def decided(outcome: Outcome, judges: dict[str, _TestJudge] = judges) -> bool:
+            grade_id, _, index = outcome.test_id.partition("#")
+            return judges[grade_id].case(int(index), outcome)
+
+        plan.groups.append((Group(nb, cells, calls, refuse, decided), list(judges.values())))
     return plan
 
 
@@ -265,21 +282,19 @@ def _grade_notebooks(
     plans = {
         nb: _plan_notebook(job, course, student_id, nb, sub.notebooks.get(nb)) for nb in notebooks
     }
-    groups = [(nb, group, planned) for nb in notebooks for group, planned in plans[nb].groups]
+    groups = [(nb, group, judges) for nb in notebooks for group, judges in plans[nb].groups]
     cell_errors: list[dict[str, str]] = []
     if groups:
-        with open_jail(job.limits, uid, unsafe=not job.jail) as jail:
+        # Unjailed, the code runs as the grader's own user: a uid of its own could not even
+        # reach the interpreter under a private home.
+        with open_jail(job.limits, uid if job.jail else None, unsafe=not job.jail) as jail:
             ran = run_groups(jail, [group for _, group, _ in groups])
-        for (nb, _group, planned), outcome_set in zip(groups, ran, strict=True):
-            by_id = {o.test_id: o for o in outcome_set.outcomes}
+        for (nb, _group, judges), outcome_set in zip(groups, ran, strict=True):
             for err in outcome_set.cell_errors:
                 if {**err, "notebook": nb} not in cell_errors:
                     cell_errors.append({**err, "notebook": nb})
-            for spec, cases in planned:
-                outs = [by_id[f"{spec.grade_id}#{i}"] for i in range(len(cases))]
-                plans[nb].results[spec.grade_id] = _judge_safely(
-                    spec, course.points[spec.grade_id], cases, outs, course.reference_ns[nb]
-                )
+            for judge in judges:
+                plans[nb].results[judge.spec.grade_id] = judge.result()
     results = []
     for nb in notebooks:
         results += [plans[nb].results[t.grade_id] for t in course.tests if t.notebook == nb]

@@ -167,7 +167,7 @@ def run_calls(
             result = run_groups(jail, [Group("code", cells, list(calls), tuple(refuse))])[0]
         return result.outcomes, "".join(jail.texts)
     with jail_uid() as own:
-        jail = open_jail(limits, own, unsafe=unsafe)
+        jail = open_jail(limits, None if unsafe else own, unsafe=unsafe)
         with jail:
             result = run_groups(jail, [Group("code", cells, list(calls), tuple(refuse))])[0]
         return result.outcomes, "".join(jail.texts)

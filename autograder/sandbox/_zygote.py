@@ -13,15 +13,14 @@ pipe. It is the trusted part of the jail and never runs student code itself:
    ``ptrace`` for itself and all it starts (seccomp), arms the refusal latch of
    :mod:`cs231n_lib.refusal`, lowers its memory limit, and runs the cells one by one in a
    fresh module ``__student__``: a cell that raises is reported, and the next cell runs.
-3. ``{"op": "call", "index": i}``: the loader forks a *worker* for call i, which runs the
-   driver on the loaded namespace, saves array outputs as ``out-i-k.npy`` in the work
-   directory and answers one JSON line on the result pipe. Every test starts from the state
-   the cells left, whatever earlier tests did.
+3. ``{"op": "call", "index": i}``: the loader runs call i's driver on the loaded namespace,
+   as the notebook's test cells run one after the other in one kernel, saves array outputs
+   as ``out-i-k.npy`` in the work directory and answers one JSON line on the result pipe.
 4. ``{"op": "reset", "nonce": n}``: every other process of the jail is killed (the jail's own
    PID namespace makes ``kill(-1)`` mean exactly that), then ``{"reset": n}``. The grader
    sends it after a call that hung or died.
 
-Loader and workers run student code, which can rewrite anything in them, so the grader
+Loaders run student code, which can rewrite anything in them, so the grader
 re-checks every report: this program makes honest reports easy; it cannot make forged ones
 impossible.
 
@@ -29,6 +28,7 @@ Imports: the standard library; numpy and ``cs231n_lib`` once the import path is 
 """
 
 import ctypes
+import gc
 import importlib.abc
 import importlib.machinery
 import json
@@ -38,7 +38,6 @@ import resource
 import select
 import signal
 import sys
-import time
 import traceback
 import types
 
@@ -132,6 +131,9 @@ class _Inert:
     def __getitem__(self, key: object) -> "_Inert":
         return self
 
+    def __setitem__(self, key: object, value: object) -> None:
+        return None
+
     def __enter__(self) -> "_Inert":
         return self
 
@@ -210,16 +212,19 @@ def print_traceback(header: str, exc: BaseException) -> None:
 # --- inputs and outputs ------------------------------------------------------------------
 
 
-def decode(value: object, inputs: str, np: types.ModuleType) -> object:
-    """Inverse of the parent's encoding: ``$npy`` file names, ``$tuple`` and ``$dict`` tags."""
+def decode(value: object, arrays, np: types.ModuleType) -> object:
+    """Inverse of the parent's encoding: ``$npy`` names (read at their offset in the group's
+    array file ``arrays``: ``(file, {name: offset})``), ``$tuple`` and ``$dict`` tags."""
     if isinstance(value, list):
-        return [decode(v, inputs, np) for v in value]
+        return [decode(v, arrays, np) for v in value]
     if isinstance(value, dict):
         if "$npy" in value:
-            return np.load(os.path.join(inputs, value["$npy"]), allow_pickle=False)
+            f, offsets = arrays
+            f.seek(offsets[value["$npy"]])
+            return np.lib.format.read_array(f, allow_pickle=False)
         if "$tuple" in value:
-            return tuple(decode(v, inputs, np) for v in value["$tuple"])
-        return {k: decode(v, inputs, np) for k, v in value["$dict"].items()}
+            return tuple(decode(v, arrays, np) for v in value["$tuple"])
+        return {k: decode(v, arrays, np) for k, v in value["$dict"].items()}
     return value
 
 
@@ -283,10 +288,10 @@ def pack(index: int, outputs: object, work_fd: int, np: types.ModuleType) -> lis
     return entries
 
 
-def run_call(index: int, ns: dict, config: dict, work_fd: int, np: types.ModuleType) -> dict:
-    """Run call ``index`` and return its report (a dict)."""
-    with open(os.path.join(config["inputs"], f"call-{index}.json"), encoding="utf-8") as f:
-        spec = json.load(f)
+def run_call(
+    index: int, spec: dict, arrays, ns: dict, config: dict, work_fd: int, np: types.ModuleType
+) -> dict:
+    """Run call ``index`` (its ``spec``, its arrays in ``arrays``); return its report."""
     report = {"call": index, "status": "ok", "reason": ""}
     driver = {"__name__": "__driver__"}
     exec(compile(spec["driver"], f"<driver of {spec['test_id']}>", "exec"), driver)
@@ -294,8 +299,8 @@ def run_call(index: int, ns: dict, config: dict, work_fd: int, np: types.ModuleT
         report["status"] = "error"
         report["reason"] = "the grader's driver defines no callable run(ns, *args, **kwargs)"
         return report
-    args = decode(spec["args"], config["inputs"], np)
-    kwargs = decode(spec["kwargs"], config["inputs"], np)
+    args = decode(spec["args"], arrays, np)
+    kwargs = decode(spec["kwargs"], arrays, np)
     main_pid = os.getpid()
     try:
         outputs = driver["run"](ns, *args, **kwargs)
@@ -365,14 +370,25 @@ def _flush() -> None:
             pass
 
 
+class CellTimeout(Exception):
+    """A cell ran past its share of the notebook's load time."""
+
+
+def _alarm(signum: int, frame: object) -> None:
+    raise CellTimeout("the cell ran longer than the time one cell may take, and was stopped")
+
+
 def _run_cells(cells: list, ns: dict, config: dict) -> list[dict]:
-    """Run each cell in ``ns``; the (label, reason) of every cell that raised."""
+    """Run each cell in ``ns``; the (label, reason) of every cell that raised or ran too long."""
+    signal.signal(signal.SIGALRM, _alarm)
     failed = []
     main_pid = os.getpid()
     for label, code in cells:
         filename = f"<{label}>"
         # Tracebacks then quote the student's lines, as a notebook would.
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+        # A cell that runs too long is stopped like one that raises; the next one runs.
+        signal.setitimer(signal.ITIMER_REAL, config["cell_seconds"])
         try:
             exec(compile(code, filename, "exec"), ns)
         except BaseException as exc:  # SystemExit and KeyboardInterrupt included
@@ -382,26 +398,27 @@ def _run_cells(cells: list, ns: dict, config: dict) -> list[dict]:
             if status != "memory":
                 print_traceback(f"{label}: {reason}", exc)
             failed.append({"label": str(label)[:100], "status": status, "reason": reason})
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
         if os.getpid() != main_pid:
             os._exit(0)
     return failed
 
 
-def _worker(index: int, ns: dict, config: dict, work_fd: int, np, refusal, done: int) -> None:
-    """Run call ``index`` in this fresh fork, report, tell the loader through ``done``, exit."""
+def _serve_call(index: int, group: dict, arrays, ns: dict, config: dict, work_fd: int, np,
+                refusal) -> dict:
+    """Run call ``index`` of ``group`` in the loader; its report (refused calls noted)."""
     if refusal is not None:
         refusal.forget_calls()
-    report = run_call(index, ns, config, work_fd, np)
+    spec = group["calls"][str(index)]
+    report = run_call(index, spec, arrays, ns, config, work_fd, np)
     if refusal is not None:
         report["refused"] = refusal.called()
         if report["refused"] and report["status"] in ("ok", "error"):
             report["status"] = "error"
             report["reason"] = refusal.message(report["refused"][0])
             report.pop("outputs", None)
-    _flush()
-    send(report)
-    os.write(done, b"1")
-    os._exit(0)
+    return report
 
 
 def _exit_code(status: int) -> int:
@@ -410,7 +427,7 @@ def _exit_code(status: int) -> int:
 
 
 def loader(group: int, commands: int, config: dict, np, refusal) -> None:
-    """The loader of one group: isolate, arm, run the cells, then fork a worker per call."""
+    """The loader of one group: isolate, arm, run the cells, then serve the calls in order."""
     os.close(CMD_FD)  # the grader's commands are the zygote's alone
     os.setpgid(0, 0)
     with open(os.path.join(config["inputs"], f"group-{group}.json"), encoding="utf-8") as f:
@@ -420,6 +437,7 @@ def loader(group: int, commands: int, config: dict, np, refusal) -> None:
         refusal.refuse(spec["refuse"])
     _set_limit(resource.RLIMIT_AS, config["memory_mb"] << 20)
     work_fd = os.open(config["work"], os.O_RDONLY | os.O_DIRECTORY)
+    arrays = (open(os.path.join(config["inputs"], f"group-{group}.bin"), "rb"), spec["offsets"])
     module = types.ModuleType("__student__")
     sys.modules["__student__"] = module  # dataclasses and pickle-free introspection look here
     failed = _run_cells(spec["cells"], module.__dict__, config)
@@ -428,31 +446,16 @@ def loader(group: int, commands: int, config: dict, np, refusal) -> None:
     stream = os.fdopen(commands, "r", encoding="utf-8")
     for line in stream:
         index = int(json.loads(line)["call"])
-        done_r, done_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(done_r)
-            try:
-                _worker(index, module.__dict__, config, work_fd, np, refusal, done_w)
-            finally:
-                os._exit(0)
-        os.close(done_w)
-        status = os.waitpid(pid, 0)[1]
-        finished = os.read(done_r, 1) == b"1"
-        os.close(done_r)
-        if not finished:  # it died, or left, before it could report
-            send({"call": index, "status": "crashed", "exit": _exit_code(status)})
+        report = _serve_call(index, spec, arrays, module.__dict__, config, work_fd, np, refusal)
+        _flush()
+        send(report)
+        if report["status"] == "memory":  # after a MemoryError the heap may be in any state
+            break
     os._exit(0)
 
 
-def _others() -> list[int]:
-    """Processes of the jail other than its init (1) and this one."""
-    me = os.getpid()
-    return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
-
-
 def reset(config: dict, loader_pid: int | None) -> None:
-    """Kill every process the loaders started; wait until they are gone."""
+    """Kill every process the loaders started."""
     if config["pid_namespace"]:
         try:
             os.kill(-1, signal.SIGKILL)  # in a PID namespace: all of it but init and us
@@ -463,16 +466,29 @@ def reset(config: dict, loader_pid: int | None) -> None:
             os.killpg(loader_pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    deadline = time.monotonic() + 2.0
-    while time.monotonic() < deadline:
-        try:
-            while os.waitpid(-1, os.WNOHANG)[0] > 0:
-                pass
-        except ChildProcessError:
+    # SIGKILL is never caught: none of them runs another instruction of its own, so there is
+    # no need to wait for the kernel to finish tearing them down. Reap what has ended.
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
             pass
-        if not config["pid_namespace"] or not _others():
-            return
-        time.sleep(0.005)
+    except ChildProcessError:
+        pass
+
+
+def _warm_up(np) -> None:
+    """Do once here what every loader does, so that its lazy imports and caches are inherited
+    instead of being rebuilt (and their pages copied) in each fork."""
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.ones((2, 2)), allow_pickle=False)
+    buffer.seek(0)
+    np.load(buffer, allow_pickle=False)
+    json.loads(json.dumps({"a": [1.0, "b", None]}))
+    try:
+        raise ValueError("warm-up")
+    except ValueError as exc:
+        traceback.format_exception(type(exc), exc, exc.__traceback__)
 
 
 def main(argv: list[str]) -> int:
@@ -481,7 +497,7 @@ def main(argv: list[str]) -> int:
         config = json.load(f)
     CMD_FD, RESULT_FD = int(argv[2]), int(argv[3])
     for fd in (CMD_FD, RESULT_FD):
-        os.set_inheritable(fd, True)  # the loader and its workers answer on RESULT_FD
+        os.set_inheritable(fd, True)  # the loaders answer on RESULT_FD
     sys.path[:0] = config["sys_path"]
     sys.meta_path.insert(0, _InertFinder())
     _prctl(PR_SET_DUMPABLE, 0)
@@ -496,6 +512,9 @@ def main(argv: list[str]) -> int:
             return 1
     refusal = sys.modules.get("cs231n_lib.refusal")
     sys.stdout.reconfigure(line_buffering=True)  # prints are not lost if a process is killed
+    _warm_up(numpy)
+    gc.collect()
+    gc.freeze()  # the loaders share this heap copy-on-write (see loader)
     send({"setup": "ok"})
     pending = b""
     group, loader_pid, to_loader, outstanding = None, None, None, None

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,9 @@ class Group:
     cells: list[tuple[str, str]]
     calls: list[Call]
     refuse: tuple[str, ...] = ()
+    # decided(outcome) -> True when that outcome settles its test (a case failed): the test's
+    # later cases are then not run. Default: any outcome that is not "ok".
+    decided: Callable[[Outcome], bool] | None = None
 
 
 @dataclass
@@ -276,14 +280,22 @@ class Jail:
 
     # -- the inputs, written before the jail reads them ------------------------------------------
 
-    def write_group(self, index: int, group: Group) -> None:
-        spec = {"cells": [list(c) for c in group.cells], "refuse": list(group.refuse)}
+    def write_group(self, index: int, group: Group, calls: dict[int, tuple[dict, list]]) -> None:
+        """Write group ``index``: its cells, refusals and call specs in one JSON file, and every
+        array of its calls, one ``.npy`` record after another, in one ``.bin`` file."""
+        offsets = {}
+        with open(self.inputs / f"group-{index}.bin", "wb") as f:
+            for _spec, arrays in calls.values():
+                for name, array in arrays:
+                    offsets[name] = f.tell()
+                    np.lib.format.write_array(f, array, allow_pickle=False)
+        spec = {
+            "cells": [list(c) for c in group.cells],
+            "refuse": list(group.refuse),
+            "calls": {str(i): spec for i, (spec, _arrays) in calls.items()},
+            "offsets": offsets,
+        }
         (self.inputs / f"group-{index}.json").write_text(json.dumps(spec), encoding="utf-8")
-
-    def write_call(self, index: int, spec: dict, arrays: list) -> None:
-        for name, array in arrays:
-            np.save(self.inputs / name, array, allow_pickle=False)
-        (self.inputs / f"call-{index}.json").write_text(json.dumps(spec), encoding="utf-8")
 
     # -- the process -----------------------------------------------------------------------------
 
@@ -294,6 +306,9 @@ class Jail:
             "inputs": INPUTS if inside else str(self.inputs),
             "work": WORK if inside else str(self.work),
             "memory_mb": self.limits.memory_mb,
+            # One cell may take a third of the notebook's load time, so that one that hangs
+            # is recorded and the cells after it still run.
+            "cell_seconds": self.limits.load_seconds / 3,
             "pid_namespace": inside,
         }
 
@@ -562,9 +577,9 @@ class Jail:
         except Broken as err:
             self.reset()
             return outcome("bad_output", str(err)), False
-        if report["status"] != "ok":
+        if report["status"] != "ok":  # after a MemoryError the loader ends itself
             return outcome(report["status"], report["reason"], None, report["types"],
-                           report["refused"]), True
+                           report["refused"]), report["status"] != "memory"
         try:
             budget = min(self.limits.max_result_mb << 20, limit - self.result_bytes)
             outputs = []
@@ -600,21 +615,34 @@ def _remove_tree(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+SKIPPED = "not run: an earlier case of the same test already failed"
+
+
 def run_groups(jail: Jail, groups: list[Group]) -> list[GroupResult]:
-    """Every group's cells and calls in ``jail``, in order; a fault costs only its call."""
+    """Every group's cells and calls in ``jail``, in order; a fault costs only its call.
+
+    Calls whose ``test_id`` share the part before ``#`` are cases of one test: once one of them
+    fails (``Group.decided``), the later ones are not run (``not_run``), so that a fault costs
+    its test one time limit, not one per case.
+    """
     results = []
     next_call = 0
     for g, group in enumerate(groups):
-        jail.write_group(g, group)
         first = next_call
+        encoded = {}
         for call in group.calls:
-            spec, arrays = encode_call(next_call, call)
-            jail.write_call(next_call, spec, arrays)
+            encoded[next_call] = encode_call(next_call, call)
             next_call += 1
+        jail.write_group(g, group, encoded)
         outcomes: list[Outcome] = []
         cell_errors: list[dict[str, str]] = []
         loaded = False
+        failed_tests: set[str] = set()
         for k, call in enumerate(group.calls):
+            test = call.test_id.split("#", 1)[0]
+            if test in failed_tests:  # its first failing case has decided the test
+                outcomes.append(Outcome(call.test_id, "not_run", SKIPPED, None, None, 0.0))
+                continue
             if not loaded:
                 failure, errors = jail.load(g)
                 cell_errors = cell_errors or errors
@@ -626,6 +654,9 @@ def run_groups(jail: Jail, groups: list[Group]) -> list[GroupResult]:
                 loaded = True
             outcome, healthy = jail.call(first + k, call)
             outcomes.append(outcome)
+            settled = group.decided(outcome) if group.decided else outcome.status != "ok"
+            if settled or outcome.refused:
+                failed_tests.add(test)
             loaded = healthy and jail.alive()
         results.append(GroupResult(outcomes, cell_errors))
     return results
