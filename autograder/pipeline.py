@@ -11,11 +11,14 @@ Imports: the autograder's own modules, NumPy and the standard library.
 from __future__ import annotations
 
 import ast
+import atexit
 import copy
 import functools
 import hashlib
 import json
+import os
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,16 @@ import numpy as np
 
 from autograder import intake, references, static_checks, tamper
 from autograder.compare import compare_outputs
-from autograder.sandbox import Call, Group, Limits, Outcome, jail_uid, open_jail, run_groups
+from autograder.sandbox import (
+    Call,
+    Group,
+    Jail,
+    Limits,
+    Outcome,
+    jail_uid,
+    open_jail,
+    run_groups,
+)
 from autograder.schema import ERROR, FAILED, MISSING, PASSED, Flag, SubmissionResult, TestResult
 from autograder.specs import load_spec, refused_routines
 from autograder.specs.base import TestSpec, student_rng
@@ -274,8 +286,39 @@ def _plan_notebook(
     return plan
 
 
+_WORKER: dict[tuple, tuple[ExitStack, Jail]] = {}
+
+
+def worker_jail(limits: Limits, jailed: bool) -> Jail:
+    """This worker process's jail, started on first use and kept for its next submissions.
+
+    Starting one costs an interpreter, numpy and the kit (about 0.3 s); between two
+    submissions :meth:`Jail.recycle` kills every process of the first and empties its folders,
+    and checks both, so the second finds nothing of it. The jail has a uid of its own for the
+    worker's lifetime (no other worker or grader holds it), and ends with the worker.
+    """
+    key = (os.getpid(), limits, jailed)
+    if key not in _WORKER:
+        stack = ExitStack()
+        # Unjailed, the code runs as the grader's own user: a uid of its own could not even
+        # reach the interpreter under a private home.
+        uid = stack.enter_context(jail_uid()) if jailed else None
+        jail = stack.enter_context(open_jail(limits, uid, unsafe=not jailed))
+        _WORKER[key] = (stack, jail)
+        if len(_WORKER) == 1:
+            atexit.register(close_worker_jails)
+    return _WORKER[key][1]
+
+
+def close_worker_jails() -> None:
+    """End this process's jails (and release their uids)."""
+    for key in [k for k in _WORKER if k[0] == os.getpid()]:
+        stack, _jail = _WORKER.pop(key)
+        stack.close()
+
+
 def _grade_notebooks(
-    job: GradingJob, course: _Course, student_id: str, sub: Any, uid: int | None
+    job: GradingJob, course: _Course, student_id: str, sub: Any
 ) -> tuple[list[TestResult], list[dict[str, str]]]:
     """Every notebook's tests, run in one jail; (results in notebook order, cells that raised)."""
     notebooks = sorted({t.notebook for t in course.tests})
@@ -285,10 +328,12 @@ def _grade_notebooks(
     groups = [(nb, group, judges) for nb in notebooks for group, judges in plans[nb].groups]
     cell_errors: list[dict[str, str]] = []
     if groups:
-        # Unjailed, the code runs as the grader's own user: a uid of its own could not even
-        # reach the interpreter under a private home.
-        with open_jail(job.limits, uid if job.jail else None, unsafe=not job.jail) as jail:
+        jail = worker_jail(job.limits, job.jail)
+        try:
             ran = run_groups(jail, [group for _, group, _ in groups])
+        finally:
+            if not jail.recycle():  # ended: the next submission starts a fresh one
+                pass
         for (nb, _group, judges), outcome_set in zip(groups, ran, strict=True):
             for err in outcome_set.cell_errors:
                 if {**err, "notebook": nb} not in cell_errors:
@@ -343,8 +388,7 @@ def grade_submission(job: GradingJob, student_id: str) -> SubmissionResult:
                 result.flags.append(
                     Flag("tamper", f"{grade_id} line {sign.line}: {sign.message}", grade_id)
                 )
-    with jail_uid() as uid:
-        result.tests, result.cell_errors = _grade_notebooks(job, course, student_id, sub, uid)
+    result.tests, result.cell_errors = _grade_notebooks(job, course, student_id, sub)
     if job.nbgrader:
         with jail_uid() as uid:
             _compare_in_kernel(job, student_id, result, uid)

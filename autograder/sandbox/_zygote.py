@@ -18,7 +18,8 @@ pipe. It is the trusted part of the jail and never runs student code itself:
    as ``out-i-k.npy`` in the work directory and answers one JSON line on the result pipe.
 4. ``{"op": "reset", "nonce": n}``: every other process of the jail is killed (the jail's own
    PID namespace makes ``kill(-1)`` mean exactly that), then ``{"reset": n}``. The grader
-   sends it after a call that hung or died.
+   sends it after a call that hung or died; with ``"wipe": true``, between two submissions,
+   the work folder, ``/tmp`` and ``/dev/shm`` are emptied too.
 
 Loaders run student code, which can rewrite anything in them, so the grader
 re-checks every report: this program makes honest reports easy; it cannot make forged ones
@@ -36,6 +37,7 @@ import linecache
 import os
 import resource
 import select
+import shutil
 import signal
 import sys
 import traceback
@@ -475,6 +477,26 @@ def reset(config: dict, loader_pid: int | None) -> None:
         pass
 
 
+def _empty(folder: str) -> bool:
+    """Remove everything in ``folder`` (the jail's own: all of it belongs to this uid)."""
+    for root, dirs, _files in os.walk(folder):
+        for d in dirs:  # a folder the student made unreadable or unwritable
+            try:
+                os.chmod(os.path.join(root, d), 0o700, follow_symlinks=False)
+            except OSError:
+                pass
+    for entry in os.listdir(folder):
+        path = os.path.join(folder, entry)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+    return not os.listdir(folder)
+
+
 def _warm_up(np) -> None:
     """Do once here what every loader does, so that its lazy imports and caches are inherited
     instead of being rebuilt (and their pages copied) in each fork."""
@@ -580,7 +602,11 @@ def main(argv: list[str]) -> int:
                 to_loader = None
             reset(config, loader_pid)
             loader_pid = None
-            send({"reset": message["nonce"]})
+            if message.get("wipe"):  # the next submission's: nothing of this one may remain
+                wiped = all(_empty(d) for d in (config["work"], "/tmp", "/dev/shm"))
+                send({"reset": message["nonce"], "wiped": wiped})
+            else:
+                send({"reset": message["nonce"]})
 
 
 if __name__ == "__main__":

@@ -447,6 +447,49 @@ class Jail:
         self.stop_process()
         return False
 
+    def recycle(self) -> bool:
+        """Make this jail fit for the next submission; False if it had to be ended instead.
+
+        Every process but the jail's own three (bubblewrap, its init, the zygote) is killed,
+        the work folder, ``/tmp`` and ``/dev/shm`` are emptied, and the grader checks both:
+        in the cgroup (or among the uid's processes) and on disk. Nothing of the previous
+        submission then lives or remains when the next one starts.
+        """
+        self.result_bytes = 0
+        self.texts = []
+        for leftover in self.inputs.iterdir():
+            leftover.unlink()
+        if not self.alive():
+            self.stop_process()
+            self.texts = []
+            return False
+        nonce = secrets.token_hex(8)
+        ok = False
+        if self.send({"op": "reset", "nonce": nonce, "wipe": True}):
+            kind, message = self.await_message(
+                time.monotonic() + RESET_SECONDS,
+                lambda m: type(m) is dict and m.get("reset") == nonce,
+            )
+            ok = kind == "ok" and message.get("wiped") is True
+        if ok:
+            deadline = time.monotonic() + RESET_SECONDS
+            while len(self._jail_processes()) > 3 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            ok = len(self._jail_processes()) <= 3 and not any(self.work.iterdir())
+        if not ok:
+            self.stop_process()
+        self.texts = []
+        self.drain.kept.clear()
+        self.drain.dropped = 0
+        return ok
+
+    def _jail_processes(self) -> list[int]:
+        if self.cgroup is not None:
+            return self.cgroup.pids()
+        if self.uid is not None:
+            return jail_mod.processes_of(self.uid, zombies=False)
+        return []  # no way to count them: unjailed, as the grader's own user
+
     def stop_process(self) -> str:
         """End the jail: every process in it, then its cgroup; return its output."""
         if self.proc is None:
