@@ -135,7 +135,12 @@ def honest(nbs: Notebooks, course: Path) -> list[str]:
 def partly_wrong(nbs: Notebooks, course: Path) -> list[str]:
     append_code(nbs, NB1, "conv_forward_naive", FLIPPED)
     append_code(nbs, NB2, "max_pool_backward_naive", ALL_TIES)
-    return CONV_TESTS + ["test_max_pool_backward_ties"]
+    # The hidden cases put ties into overlapping and rectangular windows too.
+    return CONV_TESTS + [
+        "test_max_pool_backward_overlapping",
+        "test_max_pool_backward_rectangular",
+        "test_max_pool_backward_ties",
+    ]
 
 
 def rebinds_rel_error(nbs: Notebooks, course: Path) -> list[str]:
@@ -272,7 +277,12 @@ def max_pool_forward_naive(x, pool_param):
     return _pool_correct(x, pool_param)
 """,
     )
-    return ["test_max_pool_forward_overlapping", "test_max_pool_backward_overlapping"]
+    # The ties test's hidden cases use 3x3 windows too.
+    return [
+        "test_max_pool_forward_overlapping",
+        "test_max_pool_backward_overlapping",
+        "test_max_pool_backward_ties",
+    ]
 
 
 def crashes(nbs: Notebooks, course: Path) -> list[str]:

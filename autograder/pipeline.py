@@ -16,6 +16,7 @@ import copy
 import functools
 import hashlib
 import json
+import multiprocessing.util
 import os
 import time
 from contextlib import ExitStack
@@ -307,6 +308,9 @@ def worker_jail(limits: Limits, jailed: bool) -> Jail:
         _WORKER[key] = (stack, jail)
         if len(_WORKER) == 1:
             atexit.register(close_worker_jails)
+            # A pool worker leaves through os._exit, which skips atexit: multiprocessing's own
+            # finalizers still run. (Were both skipped, the jail would die with its parent.)
+            multiprocessing.util.Finalize(None, close_worker_jails, exitpriority=10)
     return _WORKER[key][1]
 
 

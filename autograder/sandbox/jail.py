@@ -305,8 +305,11 @@ class Cgroup:
 
     @classmethod
     def create(cls, name: str, limits: Limits) -> Cgroup | None:
+        """A new cgroup ``name`` (its prefix up to the first number, e.g. ``cs231n-jail-``,
+        then the creating process's pid); the empty ones of processes gone are removed."""
         if os.geteuid() != 0 or not CGROUP_ROOT.is_dir():
             return None
+        cls._sweep(name.split("-")[0] + "-")
         memory = (limits.memory_mb + 2 * limits.tmp_mb + 512) << 20
         made: list[Path] = []
         try:
@@ -333,6 +336,28 @@ class Cgroup:
         except OSError:
             cls(made).remove()
         return None
+
+    @staticmethod
+    def _sweep(prefix: str) -> None:
+        """Remove this kind's cgroups left by grader processes that have ended (empty ones)."""
+        parents = []
+        for controller in ("pids", "memory"):
+            path = _own_cgroup(controller)
+            if path is not None:
+                parents.append(CGROUP_ROOT / controller / path.lstrip("/"))
+        for parent in parents:
+            try:
+                entries = list(parent.glob(f"{prefix}*"))
+            except OSError:
+                continue
+            for entry in entries:
+                owner = entry.name.split("-")
+                pid = next((int(p) for p in owner if p.isdigit()), None)
+                if pid is not None and not Path(f"/proc/{pid}").exists():
+                    try:
+                        entry.rmdir()
+                    except OSError:
+                        pass
 
     def pids(self) -> list[int]:
         found: set[int] = set()
