@@ -168,14 +168,14 @@ def bwrap_argv(
     sources = sources or {}
     args = [
         bwrap,
-        "--unshare-user",
-        "--unshare-pid",
-        "--unshare-ipc",
-        "--unshare-uts",
-        "--unshare-cgroup-try",
-        "--disable-userns",
-        "--die-with-parent",
-        "--new-session",
+        "--unshare-user",  # no capability of the jail means anything outside it
+        "--unshare-pid",  # its own processes only; when its init ends, every one of them ends
+        "--unshare-ipc",  # no System V shared memory or semaphores with other processes
+        "--unshare-uts",  # its own host name
+        "--unshare-cgroup-try",  # its cgroup paths say nothing of the machine's
+        "--disable-userns",  # no user namespace inside: no way to capabilities of its own
+        "--die-with-parent",  # the jail ends with the grader that started it
+        "--new-session",  # no TIOCSTI into a terminal the grader may have
         "--hostname",
         "jail",
     ]
