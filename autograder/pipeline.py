@@ -39,7 +39,7 @@ from autograder.sandbox import (
     run_groups,
 )
 from autograder.schema import ERROR, FAILED, MISSING, PASSED, Flag, SubmissionResult, TestResult
-from autograder.specs import load_spec, refused_routines
+from autograder.specs import diagnosis_topic, load_spec, refused_routines
 from autograder.specs.base import TestSpec, student_rng
 
 NOT_JAILED = (
@@ -157,8 +157,16 @@ def _result(
 class _TestJudge:
     """Judges one test's cases as their outcomes arrive; the first failing case decides."""
 
-    def __init__(self, spec: TestSpec, points: float, cases: list, ref_ns: dict[str, Any]):
+    def __init__(
+        self,
+        spec: TestSpec,
+        points: float,
+        cases: list,
+        ref_ns: dict[str, Any],
+        topic: str | None = None,
+    ):
         self.spec, self.points, self.cases, self.ref_ns = spec, points, cases, ref_ns
+        self.topic = topic
         self.verdict: TestResult | None = None
         self.worst: float | None = None
 
@@ -189,10 +197,27 @@ class _TestJudge:
             return None if ok else _result(spec, points, FAILED, reason)
         verdict = compare_outputs(outcome.outputs, want, spec.tol, spec.names)
         if not verdict.passed:
-            return _result(spec, points, FAILED, verdict.reason, verdict.rel_error)
+            reason = verdict.reason + self._explain(outcome.outputs, want, args, kwargs)
+            return _result(spec, points, FAILED, reason, verdict.rel_error)
         if verdict.rel_error is not None:
             self.worst = max(self.worst or 0.0, verdict.rel_error)
         return None
+
+    def _explain(self, got: list, want: list, args: tuple, kwargs: dict) -> str:
+        """The likely cause and the kind of case, worded from the grader's own inputs by the
+        same diagnoses the notebook prints, never quoting them; "" when nothing is known."""
+        if self.topic is None:
+            return ""
+        from cs231n_lib import checks
+
+        inputs = list(args) + list(kwargs.values())
+        try:
+            cause = checks.likely_cause(self.topic, got, want, inputs, tol=self.spec.tol)
+            kind = checks.case_kind(self.topic, inputs)
+        except Exception:  # noqa: BLE001 - a diagnosis is a courtesy, never a reason to fail
+            return ""
+        text = f" (the failing case: {kind})" if kind else ""
+        return text + (f". Likely cause: {cause}" if cause else "")
 
     def result(self) -> TestResult:
         return self.verdict or _result(self.spec, self.points, PASSED, "", self.worst)
@@ -274,7 +299,11 @@ def _plan_notebook(
         ]
         judges = {
             spec.grade_id: _TestJudge(
-                spec, course.points[spec.grade_id], cases, course.reference_ns[nb]
+                spec,
+                course.points[spec.grade_id],
+                cases,
+                course.reference_ns[nb],
+                diagnosis_topic(job.assignment, spec.grade_id),
             )
             for spec, cases in planned
         }

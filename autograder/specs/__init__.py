@@ -35,3 +35,15 @@ def refused_routines(assignment: str, grade_id: str) -> tuple[str, ...]:
         if fnmatch.fnmatchcase(grade_id, pattern):
             names += [r for r in routines if r not in names]
     return tuple(names)
+
+
+def diagnosis_topic(assignment: str, grade_id: str) -> str | None:
+    """The ``cs231n_lib.checks`` topic that words test ``grade_id``'s failures, if any."""
+    path = Path(__file__).with_name(f"{assignment}.json")
+    if not path.is_file():
+        return None
+    table = json.loads(path.read_text(encoding="utf-8")).get("topic", {})
+    for pattern, topic in table.items():
+        if fnmatch.fnmatchcase(grade_id, pattern):
+            return topic
+    return None

@@ -219,3 +219,17 @@ def test_dask_local_cluster_gives_identical_grades(demo_course, graded, tmp_path
         return {r.student_id: [(t.grade_id, t.status, t.points) for t in r.tests] for r in results}
 
     assert table(run.results) == table(first.results)
+
+
+def test_a_failed_hidden_test_says_the_likely_cause_and_the_kind_of_case(by_student):
+    """The grader words its own failure with the notebook's diagnoses, on its own inputs."""
+    bob = by_student["partly_wrong_bob"]
+    reasons = {t.grade_id: t.reason for t in bob.tests if t.status != PASSED}
+    for grade_id in ("test_conv_forward_same", "test_conv_forward_stride"):
+        assert "Likely cause: your output matches a convolution with the kernel flipped" in (
+            reasons[grade_id]
+        ), reasons[grade_id]
+        assert "(the failing case: " in reasons[grade_id]
+    assert "Likely cause: the gradient is spread over every tied maximum" in (
+        reasons["test_max_pool_backward_ties"]
+    )
