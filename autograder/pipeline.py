@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder import intake, references, static_checks, tamper
+from autograder import intake, notebook, references, static_checks, tamper
 from autograder.compare import compare_outputs
 from autograder.sandbox import (
     Call,
@@ -115,16 +115,23 @@ def submission_fingerprint(job: GradingJob, student_id: str, course: _Course) ->
 
 
 def _defined_names(code: str) -> set[str] | SyntaxError:
+    """Names a cell binds (defs, classes, assignments, imports), read the way the notebook
+    module reads cells: the bodies of ``%%time`` and the like included."""
     try:
-        tree = ast.parse(code)
+        tree = notebook.parse(code)
     except SyntaxError as err:
         return err
+    except (ValueError, RecursionError, MemoryError):
+        return SyntaxError("the cell cannot be read as Python")
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
             names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
     return names
 
 
