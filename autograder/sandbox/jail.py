@@ -181,6 +181,11 @@ def bwrap_argv(
     ]
     if not limits.network:
         args.append("--unshare-net")  # a new namespace with nothing but loopback
+    # The private /tmp first: a source that lives under the host's /tmp (a checkout cloned
+    # there, its virtualenv) is then bound on top of it, not hidden under it.
+    size = str(limits.tmp_mb << 20)
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm"]
     for m in mounts:
         if m.kind == "ro":
             args += ["--ro-bind", sources.get(m.source, m.source), m.dest]
@@ -190,9 +195,6 @@ def bwrap_argv(
             args += ["--size", str(m.size_mb << 20), "--tmpfs", m.dest, "--remount-ro", m.dest]
         elif m.kind == "symlink":
             args += ["--symlink", m.source, m.dest]
-    size = str(limits.tmp_mb << 20)
-    args += ["--proc", "/proc", "--dev", "/dev"]
-    args += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm"]
     args += ["--remount-ro", "/"]  # the root bwrap builds is a tmpfs: nothing may grow it
     args += ["--chdir", chdir, "--", *argv]
     return args

@@ -406,3 +406,10 @@ def test_the_demo_class_faults_each_cost_at_most_their_limit_plus_a_second(grade
         faults = [t for t in result.tests if t.status != PASSED]
         budget = len(faults) * (TEST_LIMITS.wall_seconds_per_test + 1.0) + 2.0
         assert result.seconds <= budget, (result.student_id, result.seconds, len(faults))
+
+
+def test_sources_under_the_hosts_tmp_are_bound_on_top_of_the_private_tmp():
+    """A checkout cloned under /tmp (its virtualenv) must stay visible in the kernel's jail."""
+    mounts = [jail.Mount("ro", "/tmp/some-clone/.venv", "/tmp/some-clone/.venv")]
+    args = jail.bwrap_argv("bwrap", mounts, LIMITS, ["python"], chdir="/")
+    assert args.index("/tmp") < args.index("/tmp/some-clone/.venv"), args
