@@ -227,9 +227,14 @@ def kill_uid(uid: int, seconds: float = 5.0) -> bool:
     Zombies are dead already (the machine's init reaps them); :func:`jail_uid` still skips a
     uid that has one.
     """
+    return _kill_until_none(lambda: processes_of(uid, zombies=False), seconds)
+
+
+def _kill_until_none(listing, seconds: float) -> bool:
+    """SIGKILL every pid ``listing()`` gives until it gives none (True) or time is up."""
     deadline = time.monotonic() + seconds
     while True:
-        pids = processes_of(uid, zombies=False)
+        pids = listing()
         if not pids:
             return True
         if time.monotonic() > deadline:
@@ -380,18 +385,7 @@ class Cgroup:
                     kill_file.write_text("1")
                 except OSError:
                     pass
-        while True:
-            pids = self.pids()
-            if not pids:
-                return True
-            if time.monotonic() > deadline:
-                return False
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            time.sleep(0.01)
+        return _kill_until_none(self.pids, max(deadline - time.monotonic(), 0.0))
 
     def remove(self) -> None:
         for d in reversed(self.dirs):
