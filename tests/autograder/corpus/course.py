@@ -12,7 +12,8 @@ A mutant is *caught* for a student when it loses points on at least one test of 
 notebook; it is caught *where declared* when every test in ``caught_by`` failed. A variant
 is *at full marks* when every test of its notebook passed and nothing was flagged.
 
-Imports: the corpus, the autograder's demo (course copy, solved release) and schema.
+Imports: the corpus, the autograder's demo (course copy, solved release), notebook reading
+and schema.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.demo import build_demo_course, solved_release
-from autograder.intake import nbgrader_meta
+from autograder.notebook import nbgrader_meta
 from autograder.schema import PASSED, SubmissionResult
 from autograder.specs import convnets
 from corpus import ASSIGNMENT, Impl
@@ -122,6 +123,7 @@ class Figures:
     lost: dict[str, list[list[str]]] = field(default_factory=dict)
     flagged: dict[str, list[bool]] = field(default_factory=dict)
     reasons: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> test -> a reason
+    findings: dict[str, list[str]] = field(default_factory=dict)  # name -> static findings
 
     def caught(self, impl: Impl) -> int:
         return sum(bool(lost) for lost in self.lost[impl.name])
@@ -150,6 +152,7 @@ def figures(impls: list[Impl], results: dict[str, SubmissionResult], ids: range,
         groups.append(("reference", None))
     for name, notebook in groups:
         fig.lost[name], fig.flagged[name], fig.reasons[name] = [], [], {}
+        found: set[str] = set()
         for k in ids:
             result = results[student_id(name, k)]
             tests = [t for t in result.tests if notebook is None or t.notebook == notebook]
@@ -161,6 +164,8 @@ def figures(impls: list[Impl], results: dict[str, SubmissionResult], ids: range,
             for t in tests:
                 if t.status != PASSED:
                     fig.reasons[name].setdefault(t.grade_id, f"{t.status}: {t.reason}")
+            found |= {f"{f['kind']}: {f['message']}" for f in result.static_findings}
+        fig.findings[name] = sorted(found)
     return fig
 
 

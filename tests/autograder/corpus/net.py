@@ -207,7 +207,7 @@ class ThreeLayerConvNet:
 
 VARIANTS = [
     variant("net_layer_by_layer", NB3, NET,
-            "fast layers imported in the cell, own softmax, np.random.normal", LAYER_BY_LAYER),
+            "own imports of fast layers, own softmax", LAYER_BY_LAYER),
     variant("net_bare_relu", NB3, NET, "relu_forward/relu_backward by bare name", BARE_RELU,
             depends=NB3_NAMES),
 ]

@@ -56,8 +56,26 @@ def _power(impls: list[corpus.Impl], n: int) -> dict[str, dict]:
     return out
 
 
-def _row(*cells: object, widths=(30, 38, 8, 0)) -> str:
-    return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=False)).rstrip()
+def _table(rows: list[tuple[str, ...]]) -> str:
+    """Columns padded to their widest cell (the last one left as it is)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)] + [0]
+    lines = ("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _reference_cost() -> float:
+    """Seconds the instructor's solution takes over one student's hidden cases (in-process)."""
+    import copy
+
+    from autograder.specs import convnets
+    from autograder.specs.base import student_rng
+
+    namespaces = {t.notebook: corpus.reference_namespace(t.notebook) for t in convnets.TESTS}
+    start = time.perf_counter()
+    for spec in convnets.TESTS:
+        for args, kwargs in spec.make_cases(student_rng(SECRET, "cost", spec.grade_id)):
+            spec.driver(namespaces[spec.notebook], *copy.deepcopy(args), **kwargs)
+    return time.perf_counter() - start
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,25 +118,32 @@ def main(argv: list[str] | None = None) -> int:
             "median_seconds": sorted(r.seconds for r in honest)[len(honest) // 2],
         }
         print(f"graded in {seconds:.0f} s\n")
-        print(_row("mutant", "family", "caught", "items that caught it for every student"))
+        rows = [("mutant", "family", "caught", "items that caught it for every student")]
         for m in mutants:
             always = fig.always_lost(m.name)
-            print(_row(m.name, m.family, f"{fig.caught(m)}/{args.ids}", ", ".join(
-                g.removeprefix("test_") for g in always)))
+            rows.append((m.name, m.family, f"{fig.caught(m)}/{args.ids}",
+                         ", ".join(g.removeprefix("test_") for g in always)))
             report["mutants"][m.name] = {
                 "family": m.family, "notebook": m.notebook, "cell": m.cell,
                 "caught": fig.caught(m), "caught_where_declared": fig.caught_where_declared(m),
                 "declared": list(m.caught_by), "always_lost": always,
                 "a_reason": fig.reasons[m.name],
             }
-        print()
-        print(_row("variant", "how it differs", "full", "waits for"))
+        if mutants:
+            print(_table(rows) + "\n")
+        rows = [("variant", "how it differs", "full marks", "needs a change elsewhere")]
         for v in variants:
-            print(_row(v.name, v.family, f"{fig.full_marks(v.name)}/{args.ids}", v.depends))
+            rows.append((v.name, v.family, f"{fig.full_marks(v.name)}/{args.ids}", v.depends))
             report["variants"][v.name] = {
                 "family": v.family, "notebook": v.notebook, "depends": v.depends,
                 "full_marks": fig.full_marks(v.name), "lost": fig.reasons[v.name],
+                "static_findings": fig.findings[v.name],
             }
+        if variants:
+            print(_table(rows))
+        for v in variants:
+            for finding in fig.findings[v.name]:
+                print(f"  static finding, {v.name}: {finding}")
         every = sum(fig.caught(m) == args.ids for m in mutants)
         declared = sum(fig.caught_where_declared(m) == args.ids for m in mutants)
         full = sum(fig.full_marks(v.name) == args.ids for v in variants)
@@ -132,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{fig.full_marks('reference')}/{args.ids} ids, "
             f"{report['reference']['median_seconds']:.2f} s each (median)",
         ]
+        cost = _reference_cost()
+        report["reference"]["compute_seconds"] = round(cost, 3)
+        summary.append(f"the instructor's solution computes one student's hidden cases in "
+                       f"{cost * 1000:.0f} ms (in-process)")
         report["summary"] = summary
         print("\n" + "\n".join(summary))
 
