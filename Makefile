@@ -56,3 +56,11 @@ lint: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) build *.egg-info cs231n_lib/*.so cs231n_lib/_im2col.c
+
+# The mutation corpus (tests/autograder/corpus): every wrong and every correct-but-different
+# implementation handed in by 20 students and graded by the real CLI (~5 min on 2 cores).
+# Prints mutants caught and correct variants at full marks; figures in sweep-results/.
+.PHONY: sweep
+sweep: $(VENV)/.installed-kit
+	@$(OPEN_CHECKOUT)
+	$(BIN)/python tests/autograder/corpus/sweep.py --ids 20 --json sweep-results/corpus_sweep.json
