@@ -62,5 +62,4 @@ clean:
 # Prints mutants caught and correct variants at full marks; figures in sweep-results/.
 .PHONY: sweep
 sweep: $(VENV)/.installed-kit
-	@$(OPEN_CHECKOUT)
 	$(BIN)/python tests/autograder/corpus/sweep.py --ids 20 --json sweep-results/corpus_sweep.json
