@@ -35,12 +35,17 @@ def _fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pad: int) ->
 
 
 def _short(N: int, F: int, Ho: int, Wo: int, expected: np.ndarray) -> list[Hint]:
-    """The output of loops that stop one window early (a missing ``1 +``), per axis."""
+    """The output of loops that stop one window early: the size rule without its ``1 +``.
+
+    Only the shape that formula gives on both axes, (Ho - 1, Wo - 1), is named: one axis
+    short alone is another bug (a W computed from H, say).
+    """
     sentence = ("the output is a row or a column short: the 1 + in " + SIZE_RULE
                 + " counts the first window, and each stride adds one more")
-    cuts = [(Ho - 1, Wo - 1), (Ho - 1, Wo), (Ho, Wo - 1)]
-    return [Hint(sentence, answer=lambda h=h, w=w: expected[:, :, :h, :w], shape=(N, F, h, w))
-            for h, w in cuts if h >= 1 and w >= 1 and (h, w) != (Ho, Wo)]
+    h, w = Ho - 1, Wo - 1
+    if h < 1 or w < 1:
+        return []
+    return [Hint(sentence, answer=lambda: expected[:, :, :h, :w], shape=(N, F, h, w))]
 
 
 def conv_forward_hints(x: np.ndarray, w: np.ndarray, b: np.ndarray,

@@ -296,9 +296,10 @@ def find_cause(actual: Any, expected: Any, tol: float, hints: Sequence[Hint] = (
                reveal: bool = True) -> str | None:
     """The sentence of the mistake ``actual`` shows, or None when none is recognised.
 
-    A wrong shape is matched against the hints that give that shape: one whose
-    answer confirms it wins; otherwise the shape names a mistake only if
-    exactly one hint gives it. Right shape, wrong values: the first hint
+    A wrong shape is matched against the hints that give that shape: the one
+    mistake whose answer or test confirms it wins (None if the values fit two);
+    otherwise the shape names a mistake only if every hint giving it is a
+    shape-only hint with one sentence. Right shape, wrong values: the first hint
     (without a shape) that recognises ``actual``, else :func:`generic_hint`.
     A wrong dtype or non-finite values get no cause: the verdict says it.
     """
@@ -306,9 +307,15 @@ def find_cause(actual: Any, expected: Any, tol: float, hints: Sequence[Hint] = (
         return None
     if actual.shape != expected.shape:
         same = [h for h in hints if h.shape is not None and tuple(h.shape) == actual.shape]
-        for hint in same:
-            if hint.confirmed(actual, expected, tol):
-                return hint.sentence
+        confirmed = {h.sentence for h in same if h.confirmed(actual, expected, tol)}
+        if confirmed:  # two mistakes the values both fit: say nothing
+            return confirmed.pop() if len(confirmed) == 1 else None
+        # No values confirm a mistake: the shape alone names one only when every hint of
+        # that shape is a shape-only hint with the same sentence. A hint whose answer or
+        # test is refuted by the values is evidence against its mistake, and two mistakes
+        # of one shape need the values to tell them apart.
+        if any(h.answer is not None or h.test is not None for h in same):
+            return None
         sentences = {h.sentence for h in same}
         return sentences.pop() if len(sentences) == 1 else None
     if actual.dtype != expected.dtype or array_problem("", actual) is not None:

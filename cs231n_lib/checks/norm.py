@@ -19,7 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from cs231n_lib.checks.core import Hint, f64, grads, numeric_gradient, pair, report
+from cs231n_lib.checks.core import (
+    MATCH,
+    Hint,
+    f64,
+    grads,
+    numeric_gradient,
+    pair,
+    rel_error,
+    report,
+)
 
 # Partitions of an (N, C, H, W) array, by the index each value's block gets.
 PARTITIONS: dict[str, Callable[[int, int, int, int, int], np.ndarray]] = {
@@ -105,6 +114,36 @@ def _centred_with_var(z: np.ndarray, x: np.ndarray, labels: np.ndarray,
             and float(np.max(np.abs(var_z - target(count)))) <= atol)
 
 
+def _eps_misplaced(z: np.ndarray, x: np.ndarray, labels: np.ndarray) -> bool:
+    """Centred and affine per block, with a variance that one eps placed somewhere explains.
+
+    Each block's variance of z must be ``v / (v + e)`` (eps inside the square root, any
+    eps, 0 when it is missing) or ``v / (sqrt(v) + e) ** 2`` (eps outside), for one
+    ``e >= 0`` shared by every block, where ``v`` is the block's own variance of x. A
+    variance over other values gives a ratio that changes from block to block; a single
+    block (one channel, say) is explained by some e whatever its variance was, so it is
+    no evidence and gets no diagnosis.
+    """
+    if int(labels.max()) < 1:
+        return False
+    if not _centred_with_var(z, x, labels, lambda m: np.ones_like(m), 1e-2):
+        return False
+    fit = _block_fit(z, x, labels)
+    var_z = fit[3]
+    L, xv = labels.ravel(), x.ravel().astype(np.float64)
+    count = np.bincount(L)
+    mean = np.bincount(L, xv) / count
+    v = np.bincount(L, (xv - mean[L]) ** 2) / count
+    if np.any(v <= 0) or np.any(var_z <= 0):
+        return False
+    for e in (v / var_z - v, np.sqrt(v / var_z) - np.sqrt(v)):
+        mid = float(np.median(e))
+        if mid >= -1e-12 * float(np.max(v)) and \
+                float(np.max(np.abs(e - mid))) <= 1e-4 * abs(mid) + 1e-10 * float(np.max(v)):
+            return True
+    return False
+
+
 def _unscale(out: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
     C = out.shape[1]
     return (out - beta.reshape(1, C, 1, 1)) / gamma.reshape(1, C, 1, 1)
@@ -154,8 +193,7 @@ def norm_forward_hints(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
                                                                  lambda m: (m - 1) / m, 1e-3))),
         Hint("the statistics are over the right values, but the scale is off a little: is "
              "eps inside the square root, np.sqrt(var + eps)?",
-             test=on(right, lambda z, xx, lab: _centred_with_var(z, xx, lab,
-                                                                 lambda m: np.ones_like(m), 1e-2))),
+             test=on(right, _eps_misplaced)),
     ]
     return hints
 
@@ -243,6 +281,19 @@ def running_hints(key: str, x: np.ndarray, before: np.ndarray, momentum: float) 
         hints.append(Hint("bn_param['running_var'] averages the standard deviation; it keeps "
                           "the variance", answer=lambda: momentum * before
                           + (1 - momentum) * np.sqrt(batch)))
+
+    def other_momentum(actual):
+        # running = a * before + (1 - a) * batch for one a in [0, 1) other than momentum.
+        d = batch - before
+        if not np.any(d):
+            return False
+        a = 1.0 - float((actual - before) @ d / (d @ d))
+        return (0.0 <= a < 1.0 and abs(a - momentum) > 1e-6
+                and rel_error(actual, a * before + (1 - a) * batch) <= MATCH)
+
+    hints.append(Hint(f"bn_param['{key}'] was averaged with another momentum than "
+                      "bn_param's: read it with bn_param.get('momentum', 0.9), 0.9 by default",
+                      test=other_momentum))
     return hints
 
 

@@ -61,7 +61,8 @@ def pool_forward_hints(x: np.ndarray, pool_param: Mapping[str, int],
              + " counts the first window")
     extra = ("the output has a row or a column too many: a window that would run past the "
              "edge is dropped, so " + SIZE_RULE + " rounds down (floor), never up (ceil) "
-             "or to the nearest (round)")
+             "or to the nearest (round); and Wo is computed from W, Ho from H, even when "
+             "the input is not square")
     hints = [
         Hint("the stride is ignored: the output has the size of stride-1 pooling; " + SIZE_RULE,
              answer=lambda: _fast(x, ph, pw, 1), shape=(N, C, 1 + H - ph, 1 + W - pw)),
@@ -71,17 +72,29 @@ def pool_forward_hints(x: np.ndarray, pool_param: Mapping[str, int],
         Hint("the output's H and W axes are swapped: out has shape (N, C, Ho, Wo)",
              shape=(N, C, Wo, Ho)),
     ]
-    if s != ph or s != pw:
-        hints.append(Hint("the window size is used as the stride: " + SIZE_RULE,
-                          answer=(lambda: _fast(x, ph, pw, ph)) if ph == pw else None,
-                          shape=(N, C, 1 + (H - ph) // ph, 1 + (W - pw) // pw)))
-    for h, w in ((Ho - 1, Wo - 1), (Ho - 1, Wo), (Ho, Wo - 1)):
-        if h >= 1 and w >= 1:
-            hints.append(Hint(short, answer=lambda h=h, w=w: expected[:, :, :h, :w],
-                              shape=(N, C, h, w)))
-    for h, w in ((Ho + 1, Wo), (Ho, Wo + 1), (Ho + 1, Wo + 1)):
-        hints.append(Hint(extra, test=lambda a: rel_error(a[:, :, :Ho, :Wo], expected) <= MATCH,
-                          shape=(N, C, h, w)))
+    # The window size as the stride: ph on both axes, pw on both, or ph along H and pw
+    # along W. Each is named only by its values: the sizes alone often coincide with the
+    # missing 1 + (issue 11).
+    for sh, sw in dict.fromkeys(((ph, ph), (pw, pw), (ph, pw))):
+        if (sh, sw) != (s, s):
+            hints.append(Hint("the window size is used as the stride: " + SIZE_RULE,
+                              answer=lambda sh=sh, sw=sw: _fast(x, ph, pw, 1)[:, :, ::sh, ::sw],
+                              shape=(N, C, 1 + (H - ph) // sh, 1 + (W - pw) // sw)))
+    # A size formula wrong on both axes in the way the sentence says; a shape that a W
+    # computed from H (or H from W) also gives is left unnamed.
+    square = {(Ho, 1 + (H - pw) // s), (1 + (W - ph) // s, Wo)}
+    if Ho >= 2 and Wo >= 2 and (Ho - 1, Wo - 1) not in square:
+        hints.append(Hint(short, answer=lambda: expected[:, :, :Ho - 1, :Wo - 1],
+                          shape=(N, C, Ho - 1, Wo - 1)))
+    # Only the shapes a ceil'd or round'd size rule gives on both axes. A W computed from H
+    # can give one of them too (round(2.5) is 2), with the same values (numpy clips the
+    # windows past the edge either way): the sentence names both mistakes, as the values
+    # cannot tell them apart.
+    for h, w in {(1 + -(-(H - ph) // s), 1 + -(-(W - pw) // s)),
+                 (1 + round((H - ph) / s), 1 + round((W - pw) / s))}:
+        if (h, w) != (Ho, Wo):
+            hints.append(Hint(extra, test=lambda a: rel_error(a[:, :, :Ho, :Wo], expected)
+                              <= MATCH, shape=(N, C, h, w)))
     hints += [
         Hint("your output is each window's mean (average pooling); max pooling keeps the "
              "largest value of each window", answer=lambda: _fast(x, ph, pw, s, average=True)),

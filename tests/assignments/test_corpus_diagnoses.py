@@ -67,38 +67,14 @@ ACCEPTED = {
     "wrong axes (one group)": ["layer norm"],
     "wrong count (H*W for C/G*H*W)": ["counts the values per group wrongly"],
     "wrong count (N for N*H*W)": ["counts the values per group wrongly"],
-    # What would be right for the families below, which today get a wrong diagnosis.
+    # The families below got another family's diagnosis before issue 11's fixes.
     "square input (H for W)": ["square"],
     "wrong axes (per-image variance)": ["each image"],
     "wrong default momentum": ["momentum"],
 }
 
 # family -> why some of its diagnoses name another bug. Fix the diagnosis, then drop it here.
-KNOWN_WRONG = {
-    "square input (H for W)": (
-        "conv_fwd_square_input and pool_fwd_square_input on non-square inputs get 'the output "
-        "is a row or a column short: the 1 + in Ho ...' or, for pooling, 'a row or a column "
-        "too many ... rounds down (floor)': the output-size diagnoses blame the formula, not "
-        "the W computed from H"
-    ),
-    "stride ignored": (
-        "pool_fwd_stride_is_window gets 'the output is a row or a column short: the 1 + in "
-        "Ho ...' on some cases: the missing-+1 diagnosis, where the stride is the window"
-    ),
-    "missing +1 in output size": (
-        "pool_fwd_no_plus_one gets 'the window size is used as the stride' on a case where "
-        "the two output sizes coincide"
-    ),
-    "wrong axes (per-image variance)": (
-        "bn_per_image_variance gets 'the statistics are over the right values, but the scale "
-        "is off a little: is eps inside the square root': the variance is over the wrong values"
-    ),
-    "wrong default momentum": (
-        "bn_default_momentum (0.99 for 0.9) gets 'a missing or extra constant factor (an "
-        "average where a sum belongs, or the reverse?)': true of the running mean, but it "
-        "guesses a sum/average mix-up instead of naming the momentum"
-    ),
-}
+KNOWN_WRONG: dict[str, str] = {}
 
 FAMILIES = sorted({m.family for m in corpus.MUTANTS})
 
