@@ -20,13 +20,16 @@ Imports: the sandbox's own modules, NumPy and the standard library.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from autograder.sandbox.jail import (
+    SITE,
+    Cgroup,
     JailUnavailable,
     SandboxError,
     bwrap_binary,
@@ -36,13 +39,14 @@ from autograder.sandbox.jail import (
     runtime_layout,
 )
 from autograder.sandbox.limits import DEFAULT_LIMITS, Limits
-from autograder.sandbox.protocol import Call
+from autograder.sandbox.protocol import Call, encode_call
 from autograder.sandbox.session import (
     Group,
     GroupResult,
     Jail,
     Mount,
     Outcome,
+    end_jail,
     environment,
     launch,
     run_groups,
@@ -155,18 +159,11 @@ def run_calls(
             f"code must be Python source (str) or a list of (label, source), got "
             f"{type(code).__name__}"
         )
-    from autograder.sandbox.protocol import encode_call
-
     for i, call in enumerate(calls):
         encode_call(i, call)  # every malformed call is refused before anything runs
     if not calls:
         return [], ""
-    if uid is not None:
-        jail = open_jail(limits, uid, unsafe=unsafe)
-        with jail:
-            result = run_groups(jail, [Group("code", cells, list(calls), tuple(refuse))])[0]
-        return result.outcomes, "".join(jail.texts)
-    with jail_uid() as own:
+    with contextlib.nullcontext(uid) if uid is not None else jail_uid() as own:
         jail = open_jail(limits, None if unsafe else own, unsafe=unsafe)
         with jail:
             result = run_groups(jail, [Group("code", cells, list(calls), tuple(refuse))])[0]
@@ -192,9 +189,6 @@ def run_command(
     ``/jail/site``; loopback networking only. On timeout everything in the jail is killed and
     ``subprocess.TimeoutExpired`` is raised.
     """
-    from autograder.sandbox.jail import SITE, Cgroup
-    from autograder.sandbox.session import Jail as _Jail  # noqa: F401 - one lifetime rule
-
     bwrap = None
     if not unsafe:
         require_jail()
@@ -209,12 +203,11 @@ def run_command(
     work = Path(tempfile.mkdtemp(prefix="cs231n-jail-cmd-"))
     os.chmod(work, 0o711)
     cgroup = Cgroup.create(f"cs231n-cmd-{os.getpid()}-{work.name[-8:]}", limits)
-    program = [sys.executable if not argv[0] else argv[0], *argv[1:]]
     try:
         proc = launch(
             mounts,
             limits,
-            program,
+            argv,
             work,
             uid,
             bwrap=bwrap,
@@ -225,36 +218,16 @@ def run_command(
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _end(proc, cgroup, uid)
+            end_jail(proc, cgroup, uid)
             proc.communicate()
             raise
         finally:
-            _end(proc, cgroup, uid)
+            end_jail(proc, cgroup, uid)
         return subprocess.CompletedProcess(
             proc.args, proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
         )
     finally:
         if cgroup is not None:
             cgroup.remove()
-        import shutil
-
         shutil.rmtree(work, ignore_errors=True)
 
-
-def _end(proc: subprocess.Popen, cgroup, uid: int | None) -> None:
-    import signal
-
-    from autograder.sandbox.jail import kill_uid
-
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
-    if cgroup is not None:
-        cgroup.kill()
-    if uid is not None:
-        kill_uid(uid)

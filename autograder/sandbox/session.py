@@ -194,6 +194,22 @@ def launch(
     )
 
 
+def end_jail(proc: subprocess.Popen, cgroup: Cgroup | None, uid: int | None) -> None:
+    """Kill a jail started by :func:`launch` and everything in it, and reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:  # reaped first: an unreaped bubblewrap would count as a process of the jail
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # stuck in the kernel; reaped by a later wait
+        pass
+    if cgroup is not None:
+        cgroup.kill()
+    if uid is not None:
+        jail_mod.kill_uid(uid)
+
+
 class _Drain(threading.Thread):
     """Reads a jail's stdout+stderr until end of file, keeping the first ``keep`` bytes."""
 
@@ -494,18 +510,7 @@ class Jail:
         """End the jail: every process in it, then its cgroup; return its output."""
         if self.proc is None:
             return ""
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:  # reaped first: an unreaped bubblewrap would count as a process of the jail
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # stuck in the kernel; reaped by a later wait
-            pass
-        if self.cgroup is not None:
-            self.cgroup.kill()
-        if self.uid is not None:
-            jail_mod.kill_uid(self.uid)
+        end_jail(self.proc, self.cgroup, self.uid)
         if self.cgroup is not None:
             self.cgroup.remove()
             self.cgroup = None
