@@ -5,7 +5,7 @@ cluster. It is a plain function of picklable arguments (a :class:`GradingJob`
 and a student id); what it needs from the course (references, points,
 the reference namespaces) it builds once per worker process and caches.
 
-Imports: the autograder's own modules, NumPy and the standard library.
+Imports: the autograder's own modules, ``cs231n_lib.refusal``, NumPy and the standard library.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from autograder.sandbox import (
 from autograder.schema import ERROR, FAILED, MISSING, PASSED, Flag, SubmissionResult, TestResult
 from autograder.specs import diagnosis_topic, load_spec, refused_routines
 from autograder.specs.base import TestSpec, student_rng
+from cs231n_lib import refusal
 
 NOT_JAILED = (
     "graded with --unsafe-no-jail: the student's code ran without the jail, so nothing stopped "
@@ -194,7 +195,8 @@ class _TestJudge:
     def _case(self, index: int, outcome: Outcome) -> TestResult | None:
         spec, points = self.spec, self.points
         if outcome.refused:
-            return _result(spec, points, ERROR, refusal_reason(outcome.refused))
+            # The jail names the routine; the sentence is the kit's own, not the jail's.
+            return _result(spec, points, ERROR, refusal.message(outcome.refused[0]))
         if outcome.status != "ok":
             return _result(spec, points, ERROR, outcome.reason)
         args, kwargs = self.cases[index]
@@ -230,19 +232,9 @@ class _TestJudge:
         return self.verdict or _result(self.spec, self.points, PASSED, "", self.worst)
 
 
-def refusal_reason(refused: list[str]) -> str:
-    return (
-        f"called the provided fast layer {refused[0]}: this test grades your own "
-        "implementation, so the provided one raises while it runs"
-    )
-
-
 def _program(nb_intake: Any) -> list[tuple[str, str]]:
     """The cells to run for a notebook: the source's setup, then what the student ran."""
-    program = getattr(nb_intake, "program", None)
-    if program:
-        return [(cell.label, cell.code) for cell in program]
-    return [("your notebook", references.strip_magics(intake.student_code(nb_intake)))]
+    return [(cell.label, cell.code) for cell in nb_intake.program]
 
 
 def _program_names(cells: list[tuple[str, str]]) -> tuple[set[str], list[str]]:
