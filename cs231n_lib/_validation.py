@@ -41,20 +41,52 @@ def check_ndim(name: str, a: np.ndarray, ndim: int, letters: str) -> None:
         raise ValueError(f"{name} must be {ndim}-D {letters}; got shape {a.shape}")
 
 
-def check_same_dtype(**arrays: np.ndarray) -> np.dtype:
+def check_same_dtype(*, layer: str | None = None, **arrays: np.ndarray) -> np.dtype:
     """Raise TypeError unless every array has the same dtype; return it.
 
-    A layer's parameters (w and b, gamma and beta) go through this: their
-    shared dtype is the one the layer computes in (see :func:`to_dtype`).
+    With ``layer`` (the public function's name) the first array is the
+    reference: the message names the layer, each array that differs and the
+    reference, and says to cast to the reference's dtype. This is the README's
+    rule that the arrays meeting in a layer share a dtype, as the fast layers
+    apply it to ``x``, ``w`` and ``b``. Without ``layer`` it checks a layer's
+    parameters only (w and b, gamma and beta), whose shared dtype is the one
+    the layer computes in (see :func:`to_dtype`).
     """
     dtypes = {name: a.dtype for name, a in arrays.items()}
     if len(set(dtypes.values())) > 1:
+        if layer is not None:
+            ref, ref_dtype = next(iter(dtypes.items()))
+            odd = {n: d for n, d in dtypes.items() if d != ref_dtype}
+            message = _mismatch_message(layer, odd, ref, ref_dtype, f".astype({ref}.dtype)")
+            if "w" in odd:
+                # The usual cause: float64 images into a float32 model (the course's
+                # CIFAR loader gives float64 unless asked).
+                message += "; a model casts its input instead: X.astype(self.dtype) in loss()"
+            raise TypeError(message)
         listed = ", ".join(f"{n}.dtype={d}" for n, d in dtypes.items())
         raise TypeError(
             f"{listed}: these must share one dtype, the one the layer computes in; "
             "convert one of them with .astype(...)"
         )
     return next(iter(dtypes.values()))
+
+
+def _mismatch_message(
+    layer: str, odd: dict[str, np.dtype], ref: str, ref_dtype: np.dtype, cast: str
+) -> str:
+    """The message for arrays ``odd`` (name -> dtype) that differ from the reference ``ref``.
+
+    ``'conv_forward_fast: w has dtype float32 but x has float64; arrays in a
+    layer must share a dtype (cast with .astype(x.dtype))'``.
+    """
+    if len(set(odd.values())) == 1 and len(odd) > 1:
+        what = f"{' and '.join(odd)} have dtype {next(iter(odd.values()))}"
+    else:
+        what = " and ".join(f"{n} has dtype {d}" for n, d in odd.items())
+    return (
+        f"{layer}: {what} but {ref} has {ref_dtype}; arrays in a layer must share a dtype "
+        f"(cast with {cast})"
+    )
 
 
 def to_dtype(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -67,11 +99,28 @@ def to_dtype(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return a if a.dtype == dtype else a.astype(dtype)
 
 
-def check_dout(dout: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """The upstream gradient, checked against the forward output's shape, in ``dtype``."""
+def check_dout(
+    dout: Any, shape: tuple[int, ...], dtype: np.dtype, *, layer: str | None = None, ref: str = "x"
+) -> np.ndarray:
+    """The upstream gradient, checked against the forward output's shape, in ``dtype``.
+
+    With ``layer`` (the public backward function's name) a ``dout`` of another
+    dtype than the forward pass's ``ref`` array raises TypeError, as the
+    fast layers do; without, it is converted to ``dtype``.
+    """
     dout = as_float_array("dout", dout)
     if dout.shape != shape:
         raise ValueError(f"dout must have the forward output's shape {shape}; got {dout.shape}")
+    if layer is not None and dout.dtype != dtype:
+        raise TypeError(
+            _mismatch_message(
+                layer,
+                {"dout": dout.dtype},
+                f"the forward pass's {ref}",
+                dtype,
+                f"dout.astype(np.{np.dtype(dtype).name})",
+            )
+        )
     return to_dtype(dout, dtype)
 
 

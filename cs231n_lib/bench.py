@@ -3,7 +3,9 @@
 ``python -m cs231n_lib.bench`` (also ``cs231n-bench``) prints a table, writes
 JSON and a PNG chart. Every ratio in the table is measured in this one run,
 in this one process (peak memory in a fresh child process), with medians of
-repeated runs after warm-up.
+repeated runs after warm-up. Each row also keeps its fastest run and the
+spread between the two; a table whose rows were disturbed by other work on
+the machine says so, names them and asks for a re-run (:func:`busy_rows`).
 
 The naive layers and the ThreeLayerConvNet are the students' work, not part of
 the library: pass your own (the notebooks do), or, in the kit's repository,
@@ -51,16 +53,46 @@ SOURCE_NOTEBOOKS = Path(__file__).resolve().parents[1] / "assignments" / "source
 CIFAR_TRAIN = 49000
 
 
-def time_call(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> float:
-    """Median wall time of ``fn()`` in seconds over ``repeats`` runs after ``warmup`` runs."""
+# A row is "busy" when its median run took more than BUSY_SPREAD times its fastest run.
+# Other work on the machine can only slow a run down, so the fastest run is the closest
+# to the undisturbed time; a median that far above it means at least half of the runs
+# were slowed by more than half, and the median, with every ratio built from it, then
+# measures the load more than the code. Median over min, not max over min: one slow run
+# (a page fault, a timer tick) must not flag a row. 1.5 leaves room for ordinary jitter
+# and is far below the slow-downs that have misled users. One run on the kit's 2-core
+# development VM at a load average of 6: the single-threaded naive rows read 1.0-1.4,
+# the BLAS-threaded fast rows 1.1-12, and the fast row that the table showed at 0.4x
+# the naive speed read 11.9.
+BUSY_SPREAD = 1.5
+# The naive layers are slow: at most this many runs, and no more once they add up to
+# NAIVE_BUDGET seconds (a student's loops may take seconds per call).
+NAIVE_REPEATS = 3
+NAIVE_BUDGET = 2.0
+
+
+def time_runs(
+    fn: Callable[[], Any], repeats: int = 5, warmup: int = 1, budget: float | None = None
+) -> list[float]:
+    """Wall times of ``fn()`` in seconds: ``repeats`` runs after ``warmup`` runs.
+
+    With ``budget``, runs stop early (after at least one) once they have
+    taken that many seconds in all.
+    """
     for _ in range(warmup):
         fn()
-    times = []
+    times: list[float] = []
     for _ in range(max(1, repeats)):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        if budget is not None and sum(times) >= budget:
+            break
+    return times
+
+
+def time_call(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` in seconds over ``repeats`` runs after ``warmup`` runs."""
+    return statistics.median(time_runs(fn, repeats, warmup))
 
 
 def load_naive_layers(folder: Path = SOURCE_NOTEBOOKS) -> dict[str, Any]:
@@ -116,11 +148,17 @@ def agreement(got: tuple, want: tuple) -> float:
 
 
 def gemm_ceiling(dtype: Any, n: int = 1024, repeats: int = 5) -> float:
-    """GFLOP/s of one large matrix product: the machine's practical ceiling."""
+    """GFLOP/s of one large matrix product: the machine's practical ceiling.
+
+    Taken from the fastest of ``repeats`` runs, not the median: a ceiling is
+    what the machine can do, and other work can only slow a run down. A
+    ceiling that was still disturbed shows as a row above 100% of it, which
+    :func:`busy_rows` flags.
+    """
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n)).astype(dtype)
     b = rng.standard_normal((n, n)).astype(dtype)
-    return 2 * n**3 / time_call(lambda: a @ b, repeats) / 1e9
+    return 2 * n**3 / min(time_runs(lambda: a @ b, repeats)) / 1e9
 
 
 def _torch() -> Any:
@@ -137,16 +175,26 @@ def _row(
     shape: str,
     dtype: Any,
     path: str,
-    seconds: float | None,
+    runs: list[float],
     flops: float | None = None,
     note: str = "",
 ) -> dict[str, Any]:
+    """One table row from the wall times of its runs.
+
+    ``seconds`` is their median, ``min_seconds`` the fastest, ``spread`` the
+    ratio of the two (None for a single run, which has no spread).
+    """
+    seconds = statistics.median(runs)
+    fastest = min(runs)
     return {
         "op": op,
         "shape": shape,
         "dtype": np.dtype(dtype).name,
         "path": path,
         "seconds": seconds,
+        "min_seconds": fastest,
+        "repeats": len(runs),
+        "spread": seconds / fastest if len(runs) > 1 and fastest > 0 else None,
         "gflops": flops / seconds / 1e9 if flops and seconds else None,
         "note": note,
     }
@@ -197,21 +245,32 @@ def _layer_rows(
 ) -> list[dict[str, Any]]:
     """Rows for ``<op> forward`` and ``<op> backward`` of every path.
 
-    The naive pair runs once (it is slow and stable); the fast paths and
-    PyTorch are timed side by side, in alternation. Each fast row records
-    its ``agreement`` with the naive outputs and with PyTorch's.
+    The naive pair runs a few times (``NAIVE_REPEATS``, within
+    ``NAIVE_BUDGET`` seconds: it is slow); the fast paths and PyTorch are
+    timed side by side, in alternation. Each fast row records its
+    ``agreement`` with the naive outputs and with PyTorch's.
     """
     rows = []
     if naive is not None:
         n_fwd, n_bwd, _ = naive
-        rows.append(_row(f"{op} forward", label, dtype, "naive", time_call(n_fwd, 1, 0), flops))
+        n_repeats = min(NAIVE_REPEATS, repeats)
+        rows.append(
+            _row(
+                f"{op} forward",
+                label,
+                dtype,
+                "naive",
+                time_runs(n_fwd, n_repeats, 0, NAIVE_BUDGET),
+                flops,
+            )
+        )
         rows.append(
             _row(
                 f"{op} backward",
                 label,
                 dtype,
                 "naive",
-                time_call(n_bwd, 1, 0),
+                time_runs(n_bwd, n_repeats, 0, NAIVE_BUDGET),
                 2 * flops if flops else None,
             )
         )
@@ -220,8 +279,8 @@ def _layer_rows(
         for name, c in (("naive", naive), ("pytorch", contenders.get("pytorch")))
         if c is not None
     }
-    fwd_times = time_side_by_side({p: c[0] for p, c in contenders.items()}, repeats, block=3)
-    bwd_times = time_side_by_side({p: c[1] for p, c in contenders.items()}, repeats, block=3)
+    fwd_times = _side_by_side_runs({p: c[0] for p, c in contenders.items()}, repeats, block=3)
+    bwd_times = _side_by_side_runs({p: c[1] for p, c in contenders.items()}, repeats, block=3)
     for path, (_, _, outputs) in contenders.items():
         fwd = _row(f"{op} forward", label, dtype, path, fwd_times[path], flops)
         bwd = _row(
@@ -371,6 +430,21 @@ def time_side_by_side(
 ) -> dict[str, float]:
     """Median seconds per call of each function, timed in alternating blocks.
 
+    The runs behind each median are :func:`_side_by_side_runs`'s.
+    """
+    runs = _side_by_side_runs(fns, repeats, block, warmup, settle)
+    return {name: statistics.median(t) for name, t in runs.items()}
+
+
+def _side_by_side_runs(
+    fns: dict[str, Callable[[], Any]],
+    repeats: int,
+    block: int = 5,
+    warmup: int = 2,
+    settle: float = 0.1,
+) -> dict[str, list[float]]:
+    """Seconds of each timed call of each function, timed in alternating blocks.
+
     Running the contenders in turn, ``block`` calls at a time, exposes them
     to the same drift in machine load, so their ratio is fairer than that of
     two back-to-back measurements. Before each block the process sleeps
@@ -391,7 +465,7 @@ def time_side_by_side(
                 start = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+    return times
 
 
 def course_solver(naive: dict[str, Any], data: dict[str, Any], dtype: Any, **options: Any) -> Any:
@@ -446,7 +520,7 @@ def training_rows(dtype: Any, naive: dict[str, Any], iterations: int) -> list[di
         steps["pytorch"] = torch_step
     if not steps:
         return []
-    medians = time_side_by_side(steps, iterations)
+    runs = _side_by_side_runs(steps, iterations)
     return [
         _row(
             "training iteration",
@@ -454,9 +528,9 @@ def training_rows(dtype: Any, naive: dict[str, Any], iterations: int) -> list[di
             dtype,
             path,
             t,
-            note=f"epoch of {CIFAR_TRAIN} ~ {t * CIFAR_TRAIN / batch:.0f} s",
+            note=f"epoch of {CIFAR_TRAIN} ~ {statistics.median(t) * CIFAR_TRAIN / batch:.0f} s",
         )
-        for path, t in medians.items()
+        for path, t in runs.items()
     ]
 
 
@@ -531,17 +605,73 @@ def memory_row(num_train: int, epochs: int = 1) -> dict[str, Any]:
     return info
 
 
+def _gemm_share(row: dict[str, Any], ceilings: dict[str, float] | None) -> float | None:
+    """The row's GFLOP/s as a percentage of its dtype's GEMM ceiling, if both are known."""
+    if not (row.get("gflops") and ceilings and ceilings.get(row["dtype"])):
+        return None
+    return 100 * row["gflops"] / ceilings[row["dtype"]]
+
+
+def busy_rows(
+    rows: list[dict[str, Any]], ceilings: dict[str, float] | None = None
+) -> list[tuple[dict[str, Any], str]]:
+    """The rows whose timing was disturbed by other work on the machine, with the reason.
+
+    A row is flagged when its median run took more than ``BUSY_SPREAD`` times
+    its fastest (``spread``), or when it claims more than 100% of the GEMM
+    ceiling: no layer outruns the machine's best matrix product, so such a
+    share means the ceiling's own runs were slowed and every share is too high.
+    """
+    found = []
+    for r in rows:
+        reasons = []
+        spread = r.get("spread")
+        if spread is not None and spread > BUSY_SPREAD:
+            reasons.append(
+                f"its median run took {spread:.2f}x its fastest of {r['repeats']} "
+                f"(more than {BUSY_SPREAD}x)"
+            )
+        share = _gemm_share(r, ceilings)
+        if share is not None and share > 100:
+            reasons.append(
+                f"{share:.1f}% of the GEMM ceiling, which no measured op can reach "
+                "(the ceiling's own runs were slowed)"
+            )
+        if reasons:
+            found.append((r, "; ".join(reasons)))
+    return found
+
+
+def busy_warning(rows: list[dict[str, Any]], ceilings: dict[str, float] | None = None) -> str:
+    """The warning that names the :func:`busy_rows` and asks for a re-run; "" if none."""
+    found = busy_rows(rows, ceilings)
+    if not found:
+        return ""
+    lines = [
+        "WARNING: the machine was busy while the rows marked ! were timed; their times, "
+        "and every ratio taken from them, are not to be trusted:"
+    ]
+    lines += [f"  {r['op']}, {r['shape']}, {r['dtype']}, {r['path']}: {why}" for r, why in found]
+    lines.append(
+        "Re-run on an idle machine (close other programs, let other jobs finish); "
+        "in a notebook, run the timing cell again."
+    )
+    return "\n".join(lines)
+
+
 def format_table(rows: list[dict[str, Any]], ceilings: dict[str, float] | None = None) -> str:
     """Rows as a fixed-width table: time, speed-up over naive, ratio to PyTorch.
 
     ``% GEMM`` (the share of the machine's GEMM ceiling) needs ``ceilings``;
     ``error`` is the worst disagreement of a fast path with its references
-    (the naive layers, PyTorch), as computed by :func:`agreement`.
+    (the naive layers, PyTorch), as computed by :func:`agreement`. A ``!``
+    marks a time or a share that :func:`busy_rows` flags, and the table then
+    ends with :func:`busy_warning`.
     """
     lines = [
-        f"{'op':<19} {'shape':<27} {'dtype':<8} {'path':<14} {'time':>10} "
-        f"{'vs naive':>9} {'vs torch':>9} {'% GEMM':>7} {'error':>8}  note",
-        "-" * 127,
+        f"{'op':<19} {'shape':<27} {'dtype':<8} {'path':<14} {'time':>11} "
+        f"{'vs naive':>9} {'vs torch':>9} {'% GEMM':>8} {'error':>8}  note",
+        "-" * 129,
     ]
     ref: dict[tuple, dict[str, float]] = {}
     for r in rows:
@@ -557,14 +687,18 @@ def format_table(rows: list[dict[str, Any]], ceilings: dict[str, float] | None =
             up = peers["naive"] / t
             speed = f"{up:8.0f}x" if up >= 10 else f"{up:8.1f}x"
         torch_ratio = f"{t / peers['pytorch']:8.2f}x" if "pytorch" in peers and t else ""
-        pct = ""
-        if r.get("gflops") and ceilings:
-            pct = f"{100 * r['gflops'] / ceilings[r['dtype']]:6.1f}%"
+        share = _gemm_share(r, ceilings)
+        pct = "" if share is None else f"{share:6.1f}%{'!' if share > 100 else ' '}"
+        slow = r.get("spread") is not None and r["spread"] > BUSY_SPREAD
         error = f"{max(r['agreement'].values()):.0e}" if r.get("agreement") else ""
         lines.append(
             f"{r['op']:<19} {r['shape']:<27} {r['dtype']:<8} {r['path']:<14} "
-            f"{t * 1e3:8.2f}ms {speed:>9} {torch_ratio:>9} {pct:>7} {error:>8}  {r.get('note', '')}"
+            f"{t * 1e3:8.2f}ms{'!' if slow else ' '} {speed:>9} {torch_ratio:>9} {pct:>8} "
+            f"{error:>8}  {r.get('note', '')}"
         )
+    warning = busy_warning(rows, ceilings)
+    if warning:
+        lines += ["", warning]
     return "\n".join(lines)
 
 
@@ -600,20 +734,33 @@ def _ratio_target(name: str, kit: float | None, torch: float | None, limit: floa
     }
 
 
+def _note_busy(target: dict, keys: set[tuple], busy: set[tuple]) -> dict:
+    """``target``, its detail saying so if any of the rows it was taken from is busy."""
+    if keys & busy:
+        target["busy"] = True
+        target["detail"] += "; from rows timed on a busy machine (see the WARNING above): re-run"
+    return target
+
+
 def targets(rows: list[dict[str, Any]], memory: dict[str, Any], backend: str) -> list[dict]:
-    """Each performance target with its measured value and whether it holds."""
+    """Each performance target with its measured value and whether it holds.
+
+    A ratio taken from :func:`busy_rows` is still reported, with ``busy``
+    set and its detail asking for a re-run.
+    """
     fast = f"fast ({backend})"
+    busy = {(r["op"], r["shape"], r["dtype"], r["path"]) for r, _ in busy_rows(rows)}
     found = []
     for dtype, limit in (("float32", 1.5), ("float64", 0.7)):
         shape = "ThreeLayerConvNet batch 50"
-        found.append(
-            _ratio_target(
-                f"training iteration {dtype}, kit / PyTorch",
-                _seconds(rows, "training iteration", shape, dtype, "kit"),
-                _seconds(rows, "training iteration", shape, dtype, "pytorch"),
-                limit,
-            )
+        target = _ratio_target(
+            f"training iteration {dtype}, kit / PyTorch",
+            _seconds(rows, "training iteration", shape, dtype, "kit"),
+            _seconds(rows, "training iteration", shape, dtype, "pytorch"),
+            limit,
         )
+        keys = {("training iteration", shape, dtype, p) for p in ("kit", "pytorch")}
+        found.append(_note_busy(target, keys, busy))
     pairs = (
         ("max pool", "training (50,32,32,32)", "float32"),
         ("conv", "notebook (100,3,31,31)", "float64"),
@@ -625,11 +772,15 @@ def targets(rows: list[dict[str, Any]], memory: dict[str, Any], backend: str) ->
             b = _seconds(rows, f"{op} backward", shape, dtype, path)
             return f + b if f and b else None
 
-        found.append(
-            _ratio_target(
-                f"{op} fwd+bwd {shape} {dtype}, kit / PyTorch", both(fast), both("pytorch"), 1.0
-            )
+        target = _ratio_target(
+            f"{op} fwd+bwd {shape} {dtype}, kit / PyTorch", both(fast), both("pytorch"), 1.0
         )
+        keys = {
+            (f"{op} {way}", shape, dtype, p)
+            for way in ("forward", "backward")
+            for p in (fast, "pytorch")
+        }
+        found.append(_note_busy(target, keys, busy))
     peak = memory.get("peak_rss_bytes")
     full = memory.get("num_train") == CIFAR_TRAIN
     found.append(
@@ -662,34 +813,59 @@ def format_targets(found: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# The chart's bar order: the student's layer first, then the kit's paths, then PyTorch.
+PATH_ORDER = ("naive", "fast (numpy)", "fast (cython)", "pytorch", "kit")
+
+
 def chart(rows: list[dict[str, Any]], path: Path | None = None) -> Any:
-    """Bar chart of the timed rows (log scale); saved to ``path``, or returned to show."""
+    """Bars of every timed row, naive and fast (and PyTorch) side by side, log scale.
+
+    One group of bars per layer (op, shape, dtype), one bar per path, each
+    labelled with its time; bars of :func:`busy_rows` (by spread) are
+    hatched. Saved to ``path``, or the figure returned to show.
+    """
     import matplotlib.pyplot as plt
 
-    timed = [r for r in rows if r.get("seconds") and r["path"] != "naive"]
-    labels = [f"{r['op']} {r['dtype']}\n{r['shape']}" for r in timed]
-    keys = list(dict.fromkeys(labels))
-    paths = list(dict.fromkeys(r["path"] for r in timed))
-    fig, ax = plt.subplots(figsize=(max(8, len(keys) * 0.9), 5))
+    timed = [r for r in rows if r.get("seconds")]
+    keys = list(dict.fromkeys((r["op"], r["shape"], r["dtype"]) for r in timed))
+    seen = list(dict.fromkeys(r["path"] for r in timed))
+    paths = [p for p in PATH_ORDER if p in seen] + [p for p in seen if p not in PATH_ORDER]
+    by_key = {(r["op"], r["shape"], r["dtype"], r["path"]): r for r in timed}
+    busy = {id(r) for r, _ in busy_rows(timed)}
+    fig, ax = plt.subplots(figsize=(max(8, len(keys) * 1.1), 5.5))
     width = 0.8 / max(1, len(paths))
+    x = np.arange(len(keys))
     for i, p in enumerate(paths):
-        vals = [
-            next(
-                (
-                    r["seconds"] * 1e3
-                    for r, lab in zip(timed, labels, strict=True)
-                    if lab == k and r["path"] == p
-                ),
-                0,
-            )
-            for k in keys
-        ]
-        ax.bar(np.arange(len(keys)) + i * width, vals, width, label=p)
-    ax.set_xticks(np.arange(len(keys)) + 0.4 - width / 2)
-    ax.set_xticklabels(keys, rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel("milliseconds (median)")
+        cells = [by_key.get((*k, p)) for k in keys]
+        # NaN, not 0, where a path has no row: no bar, and log(0) would break the axis.
+        ms = [r["seconds"] * 1e3 if r else np.nan for r in cells]
+        bars = ax.bar(x + i * width, ms, width, label=p)
+        for bar, r in zip(bars, cells, strict=True):
+            if r is not None and id(r) in busy:
+                bar.set_hatch("//")
+        ax.bar_label(
+            bars,
+            labels=[f"{v:.3g}" if r else "" for v, r in zip(ms, cells, strict=True)],
+            fontsize=6,
+            rotation=90,
+            padding=2,
+        )
+    ax.set_xticks(x + width * (len(paths) - 1) / 2)
+    few = len(keys) <= 6  # a notebook's few layers read best upright
+    ax.set_xticklabels(
+        [f"{op} {dtype}\n{shape}" for op, shape, dtype in keys],
+        rotation=0 if few else 60,
+        ha="center" if few else "right",
+        fontsize=7,
+    )
     ax.set_yscale("log")
-    ax.legend()
+    ax.set_ylabel("milliseconds per call (median, log scale)")
+    title = "time per call, lower is faster"
+    if busy:
+        title += "\nhatched: timed on a busy machine, re-run"
+    ax.set_title(title, fontsize=9)
+    ax.margins(y=0.15)  # room above the tallest bar for its label
+    ax.legend(fontsize=8)
     fig.tight_layout()
     if path is None:
         return fig

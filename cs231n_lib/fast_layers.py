@@ -15,10 +15,13 @@ when the extension is built; its NumPy twin takes the max of strided slices
 of the input, one slice per window offset. Both handle tiling and
 overlapping windows alike; average pooling is the NumPy form only.
 
-dtype policy: convolution computes in the dtype of its parameters (w and b
-must agree) and converts ``x`` and ``dout`` to it, as the course's models do
-with ``X.astype(self.dtype)``; pooling keeps the dtype of ``x``. float32 in
-gives float32 out; integer arrays are refused.
+dtype policy: the arrays meeting in a layer share one dtype, float32 or
+float64, and the result has it: ``x``, ``w`` and ``b`` of a convolution, and
+in every backward pass ``dout`` and the forward pass's ``x``. A mismatch
+raises TypeError naming the layer, both arrays and both dtypes: casting one
+of them instead (to the parameters' dtype, or NumPy's promotion to float64)
+would hide a forgotten ``astype`` and change the result's precision without
+a word. Integer arrays are refused.
 
 Memory: at import this module makes the C library keep freed memory for
 reuse (:mod:`cs231n_lib._heap`; ``CS231N_KEEP_FREED_MEMORY=0`` opts out), so
@@ -47,7 +50,6 @@ from cs231n_lib._validation import (
     check_ndim,
     check_params,
     check_same_dtype,
-    to_dtype,
 )
 from cs231n_lib.im2col import col2im_numpy, im2col_numpy
 
@@ -233,9 +235,8 @@ def conv_forward_fast(
     Parameters
     ----------
     x : ndarray of shape (N, C, H, W), float32 or float64
-        Converted to the dtype of ``w`` if it differs.
-    w : ndarray of shape (F, C, HH, WW), float32 or float64
-    b : ndarray of shape (F,), dtype of ``w``
+    w : ndarray of shape (F, C, HH, WW), dtype of ``x``
+    b : ndarray of shape (F,), dtype of ``x``
     conv_param : dict
         ``stride`` (int >= 1) and ``pad`` (int >= 0, zeros on every side);
         optionally ``need_dx`` (bool, default True): False when ``x`` needs no
@@ -243,7 +244,7 @@ def conv_forward_fast(
 
     Returns
     -------
-    out : ndarray of shape (N, F, Ho, Wo), dtype of ``w``
+    out : ndarray of shape (N, F, Ho, Wo), dtype of ``x``
     cache : tuple
         ``(x, w, b, conv_param, cols)``: the im2col matrix kept for the backward
         pass, (N, C*HH*WW, Ho*Wo) with one matrix per image when
@@ -253,7 +254,8 @@ def conv_forward_fast(
     Notes
     -----
     ``Ho = 1 + (H + 2*pad - HH) // stride`` and ``Wo = 1 + (W + 2*pad - WW) // stride``;
-    a stride that does not tile the padded input exactly raises ValueError.
+    a stride that does not tile the padded input exactly raises ValueError,
+    and ``w`` or ``b`` of another dtype than ``x`` raises TypeError.
     Like the course (and every deep-learning library), this is
     cross-correlation: the kernel is not flipped.
     """
@@ -274,7 +276,7 @@ def _conv_forward(
     b = as_float_array("b", b)
     check_ndim("x", x, 4, "(N, C, H, W)")
     check_ndim("w", w, 4, "(F, C, HH, WW)")
-    x = to_dtype(x, check_same_dtype(w=w, b=b))
+    check_same_dtype(layer="conv_forward_fast", x=x, w=w, b=b)
     N, C, H, W = x.shape
     F, Cw, HH, WW = w.shape
     if Cw != C:
@@ -317,8 +319,8 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.n
 
     Parameters
     ----------
-    dout : ndarray of shape (N, F, Ho, Wo)
-        Upstream gradient; converted to the layer's dtype if it differs.
+    dout : ndarray of shape (N, F, Ho, Wo), dtype of the forward pass's ``x``
+        Upstream gradient.
     cache : tuple
         From :func:`conv_forward_fast`.
 
@@ -347,7 +349,7 @@ def _conv_backward(
     stride, pad = conv_param["stride"], conv_param["pad"]
     Ho, Wo = conv_output_size(H, W, HH, WW, stride, pad)
     K, P = C * HH * WW, Ho * Wo
-    dout = check_dout(dout, (N, F, Ho, Wo), x.dtype).reshape(N, F, P)
+    dout = check_dout(dout, (N, F, Ho, Wo), x.dtype, layer="conv_backward_fast").reshape(N, F, P)
     need_dx = conv_param.get("need_dx", True)
 
     w_mat = w.reshape(F, K)
@@ -439,7 +441,7 @@ def max_pool_backward_fast(dout: np.ndarray, cache: tuple) -> np.ndarray:
 
     Parameters
     ----------
-    dout : ndarray of shape (N, C, Ho, Wo)
+    dout : ndarray of shape (N, C, Ho, Wo), dtype of the forward pass's ``x``
     cache : tuple
         From :func:`max_pool_forward_fast`.
 
@@ -451,7 +453,7 @@ def max_pool_backward_fast(dout: np.ndarray, cache: tuple) -> np.ndarray:
     refusal.check("max_pool_backward_fast")
     x_shape, dtype, argmax, pool_param = cache
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
-    dout = check_dout(dout, argmax.shape, dtype)
+    dout = check_dout(dout, argmax.shape, dtype, layer="max_pool_backward_fast")
     if _compiled is not None and argmax.dtype == np.uint8:
         return _compiled.max_pool_scatter(dout, argmax, tuple(x_shape), ph, pw, stride)
     Ho, Wo = argmax.shape[2:]
@@ -496,7 +498,7 @@ def avg_pool_backward_fast(dout: np.ndarray, cache: tuple) -> np.ndarray:
 
     Parameters
     ----------
-    dout : ndarray of shape (N, C, Ho, Wo)
+    dout : ndarray of shape (N, C, Ho, Wo), dtype of the forward pass's ``x``
     cache : tuple
         From :func:`avg_pool_forward_fast`.
 
@@ -508,7 +510,9 @@ def avg_pool_backward_fast(dout: np.ndarray, cache: tuple) -> np.ndarray:
     x_shape, dtype, pool_param = cache
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     Ho, Wo = pool_output_size(x_shape[2], x_shape[3], ph, pw, stride)
-    dout = check_dout(dout, (x_shape[0], x_shape[1], Ho, Wo), dtype)
+    dout = check_dout(
+        dout, (x_shape[0], x_shape[1], Ho, Wo), dtype, layer="avg_pool_backward_fast"
+    )
     share = dout / dtype.type(ph * pw)
     dx = np.zeros(x_shape, dtype=dtype)
     for k in range(ph * pw):

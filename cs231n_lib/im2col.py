@@ -74,12 +74,21 @@ def im2col_numpy(
     """The windows of ``x`` zero-padded by ``pad``, copied out; shape (N, C, HH, WW, Ho, Wo).
 
     The NumPy twin of the compiled ``im2col_6d``: a new C-contiguous array,
-    or, given ``out`` (that shape, any strides), written there and returned.
+    or, given ``out`` (that shape, ``x``'s dtype, any strides), written there and
+    returned. An ``out`` of another shape or dtype raises ValueError, as the
+    compiled kernel does: ``np.copyto`` would broadcast or cast into it silently.
     """
     refusal.check("conv_forward_fast")
     view = im2col_view(pad_input(x, pad), HH, WW, stride)
     if out is None:
         return np.ascontiguousarray(view)
+    if (
+        not isinstance(out, np.ndarray)
+        or out.shape != view.shape
+        or out.dtype != x.dtype
+        or not out.flags.writeable
+    ):
+        raise ValueError(f"out must be a writeable {x.dtype} array of shape {view.shape}")
     np.copyto(out, view)
     return out
 

@@ -133,3 +133,179 @@ def test_side_by_side_timing_alternates_blocks():
     assert set(medians) == {"a", "b"} and all(t >= 0 for t in medians.values())
     # One warm-up call each, then blocks of one untimed and two timed calls, in turn.
     assert calls == ["a", "b"] + ["a"] * 3 + ["b"] * 3 + ["a"] * 3 + ["b"] * 3
+
+
+# --- busy machines: fabricated timings, so nothing here depends on this machine's load ---
+
+NB = "notebook (100,3,31,31)"
+
+
+def _timed(op, path, runs, dtype="float64", flops=None):
+    from cs231n_lib.bench import _row
+
+    return _row(op, NB, dtype, path, runs, flops)
+
+
+def _calm_rows():
+    """A naive and a fast path whose repeated runs agree within 10%."""
+    return [
+        _timed("conv forward", "naive", [0.020, 0.021, 0.020]),
+        _timed("conv backward", "naive", [0.030, 0.031, 0.030]),
+        _timed("conv forward", "fast (numpy)", [0.0025, 0.0026, 0.0027, 0.0025, 0.0026]),
+        _timed("conv backward", "fast (numpy)", [0.0050, 0.0052, 0.0051, 0.0050, 0.0055]),
+    ]
+
+
+def test_rows_record_their_fastest_run_and_spread():
+    row = _timed("conv forward", "fast (numpy)", [0.004, 0.001, 0.002, 0.003, 0.002])
+    assert row["seconds"] == 0.002 and row["min_seconds"] == 0.001
+    assert row["spread"] == 2.0 and row["repeats"] == 5
+    assert _timed("conv forward", "naive", [0.5])["spread"] is None  # one run, no spread
+
+
+def test_a_calm_table_carries_no_warning():
+    from cs231n_lib.bench import busy_rows, format_table
+
+    rows = _calm_rows()
+    table = format_table(rows)
+    assert busy_rows(rows) == []
+    assert "WARNING" not in table and "!" not in table
+
+
+def test_a_busy_table_names_the_slowed_rows_and_asks_for_a_rerun():
+    """The users' report: on a busy machine the fast path read slower than naive."""
+    from cs231n_lib.bench import format_table
+
+    rows = _calm_rows()
+    # Four of five runs of the fast backward were slowed 20x: the median (0.1 s) is
+    # above naive's 0.03 s, and 20x the fastest run.
+    rows[3] = _timed("conv backward", "fast (numpy)", [0.005, 0.1, 0.11, 0.1, 0.12])
+    table = format_table(rows)
+    lines = table.splitlines()
+    warning = lines.index(
+        "WARNING: the machine was busy while the rows marked ! were timed; their times, "
+        "and every ratio taken from them, are not to be trusted:"
+    )
+    named = lines[warning + 1 : -1]
+    assert named == [
+        f"  conv backward, {NB}, float64, fast (numpy): its median run took 20.00x its "
+        "fastest of 5 (more than 1.5x)"
+    ]
+    assert lines[-1] == (
+        "Re-run on an idle machine (close other programs, let other jobs finish); "
+        "in a notebook, run the timing cell again."
+    )
+    marked = [ln for ln in lines[:warning] if "!" in ln]
+    assert len(marked) == 1 and "conv backward" in marked[0] and "fast (numpy)" in marked[0]
+
+
+def test_a_share_of_the_gemm_ceiling_above_100_percent_is_flagged_not_believed():
+    """329.9% of GEMM was printed as if true: it means the ceiling run was disturbed."""
+    from cs231n_lib.bench import busy_rows, format_table
+
+    flops = 2.0 * 100 * 25 * 16 * 16 * 27
+    rows = [_timed("conv forward", "fast (numpy)", [0.0025] * 5, flops=flops)]
+    gflops = rows[0]["gflops"]
+    honest = {"float64": gflops / 0.5}  # the op at 50% of the ceiling
+    assert busy_rows(rows, honest) == [] and "WARNING" not in format_table(rows, honest)
+    disturbed = {"float64": gflops / 3.299}
+    [(_, why)] = busy_rows(rows, disturbed)
+    assert "329.9% of the GEMM ceiling, which no measured op can reach" in why
+    table = format_table(rows, disturbed)
+    assert "329.9%!" in table and "WARNING: the machine was busy" in table
+    assert "Re-run on an idle machine" in table
+
+
+def test_targets_taken_from_busy_rows_say_so():
+    from cs231n_lib.bench import targets
+
+    conv = NB
+    rows = [
+        _timed("conv forward", "fast (cython)", [0.004] * 5),
+        _timed("conv backward", "fast (cython)", [0.008, 0.02, 0.02, 0.02, 0.02]),
+        _timed("conv forward", "pytorch", [0.004] * 5),
+        _timed("conv backward", "pytorch", [0.006] * 5),
+    ]
+    found = {t["target"]: t for t in targets(rows, {}, "cython")}
+    target = found[f"conv fwd+bwd {conv} float64, kit / PyTorch"]
+    assert target.get("busy")
+    assert "busy machine" in target["detail"] and "re-run" in target["detail"]
+    assert not any(t.get("busy") for name, t in found.items() if name != target["target"])
+
+
+# --- the chart -------------------------------------------------------------------------
+
+
+def _chart_axes(rows):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cs231n_lib.bench import chart
+
+    fig = chart(rows)
+    return fig, fig.axes[0]
+
+
+def test_chart_shows_naive_and_fast_side_by_side_on_a_log_scale():
+    """The student's naive layer is a bar of its own, next to each fast path, per layer."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    rows = _calm_rows() + [
+        _timed("conv forward", "fast (cython)", [0.0020] * 3),
+        _timed("conv backward", "fast (cython)", [0.0040] * 3),
+        _timed("conv forward", "pytorch", [0.0023] * 3),
+        _timed("conv backward", "pytorch", [0.0056] * 3),
+    ]
+    fig, ax = _chart_axes(rows)
+    try:
+        assert ax.get_yscale() == "log"
+        bars = {c.get_label(): c for c in ax.containers}
+        assert list(bars) == ["naive", "fast (numpy)", "fast (cython)", "pytorch"]
+        ticks = [t.get_text() for t in ax.get_xticklabels()]
+        assert len(ticks) == 2 and ticks[0].startswith("conv forward float64")
+        assert ticks[1].startswith("conv backward float64")
+        # One naive bar per timed layer, its height the naive median in milliseconds.
+        heights = [b.get_height() for b in bars["naive"]]
+        np.testing.assert_allclose(heights, [20.0, 30.0])
+        texts = [t.get_text() for t in ax.texts]
+        assert "20" in texts and "2.6" in texts  # each bar labelled with its time
+        assert "milliseconds" in ax.get_ylabel()
+        assert ax.get_legend() is not None
+    finally:
+        plt.close(fig)
+
+
+def test_chart_leaves_a_gap_for_a_missing_path_and_hatches_busy_bars():
+    import math
+
+    import matplotlib.pyplot as plt
+
+    rows = _calm_rows()
+    rows.append(_timed("max pool forward", "fast (numpy)", [0.001, 0.01, 0.01]))  # no naive
+    fig, ax = _chart_axes(rows)
+    try:
+        bars = {c.get_label(): c for c in ax.containers}
+        naive = [b.get_height() for b in bars["naive"]]
+        assert len(naive) == 3 and math.isnan(naive[2])  # no bar, and no log(0)
+        fast = list(bars["fast (numpy)"])
+        assert [b.get_hatch() for b in fast] == [None, None, "//"]
+        assert "busy" in ax.get_title()
+    finally:
+        plt.close(fig)
+
+
+def test_the_notebooks_timing_cells_print_this_table_and_chart():
+    """The warning reaches the students only if their timing cells print format_table."""
+    from cs231n_lib.bench import SOURCE_NOTEBOOKS
+
+    for name in ("01_convolution", "02_pooling_and_fast_layers"):
+        cells = json.loads((SOURCE_NOTEBOOKS / f"{name}.ipynb").read_text())["cells"]
+        timing = [
+            "".join(c["source"])
+            for c in cells
+            if "heavy" in c.get("metadata", {}).get("tags", [])
+            and "from cs231n_lib.bench import" in "".join(c["source"])
+        ]
+        assert len(timing) == 1, name
+        assert "print(format_table(rows" in timing[0] and "chart(rows)" in timing[0], name

@@ -159,24 +159,6 @@ def test_both_backends_give_identical_dx():
     assert rel_err(dx_numpy, dx_cython) <= TWIN_TOL
 
 
-def test_conv_computes_in_the_parameters_dtype(backend):
-    """float64 data into float32 parameters (the course's ThreeLayerConvNet) gives float32."""
-    x, w, b, cp = random_conv_case(8)
-    w32, b32 = w.astype(np.float32), b.astype(np.float32)
-    out, cache = conv_forward_fast(x, w32, b32, cp)
-    want, want_cache = conv_forward_fast(x.astype(np.float32), w32, b32, cp)
-    assert out.dtype == np.float32
-    np.testing.assert_array_equal(out, want)
-    dout = np.random.default_rng(0).standard_normal(out.shape)  # float64, converted too
-    for got, ref in zip(
-        conv_backward_fast(dout, cache),
-        conv_backward_fast(dout.astype(np.float32), want_cache),
-        strict=True,
-    ):
-        assert got.dtype == np.float32
-        np.testing.assert_array_equal(got, ref)
-
-
 # Cases where whole windows, rows or columns of cols lie in the padding.
 PADDING_HEAVY = [
     ((1, 1, 2, 3), 1, 1, 4, 3),  # pad larger than the input: most windows see only zeros
@@ -240,24 +222,27 @@ def test_im2col_writes_into_a_given_strided_array(backend):
         np.testing.assert_array_equal(buf[-1], 7.0, err_msg=f"{case}: wrote past the view")
 
 
-def test_compiled_im2col_refuses_a_wrong_out():
-    compiled = pytest.importorskip("cs231n_lib._im2col")
+def test_im2col_refuses_a_wrong_out(backend):
+    """Both twins refuse an out they would otherwise cast or broadcast into."""
+    from cs231n_lib import fast_layers
+
     x = np.zeros((2, 1, 4, 4))  # 3x3 windows, no padding, stride 1: (2, 1, 3, 3, 2, 2)
     read_only = np.zeros((2, 1, 3, 3, 2, 2))
     read_only.flags.writeable = False
     wrong = {
         "shape": np.zeros((2, 1, 3, 3, 1, 2)),
         "dtype": np.zeros((2, 1, 3, 3, 2, 2), np.float32),
-        "strided last axis": np.zeros((2, 1, 3, 3, 2, 4))[..., ::2],
         "read-only": read_only,
     }
+    if backend == "cython":  # the kernel writes the last axis with a unit stride
+        wrong["strided last axis"] = np.zeros((2, 1, 3, 3, 2, 4))[..., ::2]
     for what, bad in wrong.items():
         with pytest.raises(ValueError, match=r"out must be a writeable float64 array of shape "
                                              r"\(2, 1, 3, 3, 2, 2\)"):
-            compiled.im2col_6d(x, 3, 3, 0, 1, bad)
+            fast_layers._im2col(x, 3, 3, 0, 1, bad)
             pytest.fail(f"accepted an out with the wrong {what}")
     ok = np.zeros((2, 1, 3, 3, 2, 2))
-    assert compiled.im2col_6d(x, 3, 3, 0, 1, ok) is ok
+    assert fast_layers._im2col(x, 3, 3, 0, 1, ok) is ok
 
 
 @pytest.mark.parametrize("batch_major", [True, False])
@@ -477,7 +462,9 @@ PP = {"pool_height": 2, "pool_width": 2, "stride": 2}
         (
             (X, Wt.astype(np.float32), B, CP),
             TypeError,
-            r"w.dtype=float32, b.dtype=float64: these must share one dtype",
+            r"conv_forward_fast: w has dtype float32 but x has float64; arrays in a layer "
+            r"must share a dtype \(cast with \.astype\(x\.dtype\)\); a model casts its input "
+            r"instead: X\.astype\(self\.dtype\) in loss\(\)",
         ),
         ((X.tolist(), Wt, B, CP), TypeError, r"x must be a NumPy array; got list"),
         (
@@ -538,3 +525,102 @@ def test_backward_rejects_mismatched_dout():
     pooled, pcache = max_pool_forward_fast(X, PP)
     with pytest.raises(ValueError, match=r"dout must have the forward output's shape"):
         max_pool_backward_fast(np.zeros((1, 1, 1, 1)), pcache)
+
+
+# --- mixed dtypes ------------------------------------------------------------------
+# The README's rule: the arrays meeting in a layer share one dtype. Each entry point,
+# each array that can differ, each direction (float32 into float64 and the reverse).
+
+OTHER = {np.dtype(np.float64): np.float32, np.dtype(np.float32): np.float64}
+
+
+def _conv_case(dtype):
+    return X.astype(dtype), Wt.astype(dtype), B.astype(dtype), CP
+
+
+def _pool_case(dtype):
+    return X.astype(dtype), PP
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("odd", ["w", "b"])
+def test_conv_forward_refuses_a_parameter_of_another_dtype_than_x(backend, odd, dtype):
+    x, w, b, cp = _conv_case(dtype)
+    args = {"x": x, "w": w, "b": b}
+    args[odd] = args[odd].astype(OTHER[x.dtype])
+    theirs, ours = np.dtype(OTHER[x.dtype]).name, x.dtype.name
+    message = (
+        f"conv_forward_fast: {odd} has dtype {theirs} but x has {ours}; arrays in a layer "
+        "must share a dtype (cast with .astype(x.dtype))"
+    )
+    if odd == "w":
+        message += "; a model casts its input instead: X.astype(self.dtype) in loss()"
+    with pytest.raises(TypeError) as caught:
+        conv_forward_fast(args["x"], args["w"], args["b"], cp)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_conv_forward_names_every_array_that_differs_from_x(dtype):
+    """x of one dtype with w and b of the other: the report the issue gave, both named."""
+    x, w, b, cp = _conv_case(dtype)
+    other = OTHER[x.dtype]
+    with pytest.raises(TypeError, match=rf"conv_forward_fast: w and b have dtype "
+                                        rf"{np.dtype(other).name} but x has {x.dtype.name}"):
+        conv_forward_fast(x, w.astype(other), b.astype(other), cp)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_conv_relu_pool_forward_refuses_mixed_dtypes_too(dtype):
+    """The sandwich layers reach the fast conv's check (conv_relu_pool_forward by its
+    bias-after-pooling path), so they refuse the same calls with the same message."""
+    from cs231n_lib.layer_utils import conv_relu_forward, conv_relu_pool_forward
+
+    x, w, b, cp = _conv_case(dtype)
+    w = w.astype(OTHER[x.dtype])
+    with pytest.raises(TypeError, match=r"conv_forward_fast: w has dtype"):
+        conv_relu_pool_forward(x, w, b, cp, PP)
+    with pytest.raises(TypeError, match=r"conv_forward_fast: w has dtype"):
+        conv_relu_forward(x, w, b, cp)
+
+
+BACKWARD = {
+    "conv_backward_fast": (lambda d: conv_forward_fast(*_conv_case(d)), conv_backward_fast),
+    "max_pool_backward_fast": (
+        lambda d: max_pool_forward_fast(*_pool_case(d)),
+        max_pool_backward_fast,
+    ),
+    "avg_pool_backward_fast": (
+        lambda d: avg_pool_forward_fast(*_pool_case(d)),
+        avg_pool_backward_fast,
+    ),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", sorted(BACKWARD))
+def test_backward_refuses_a_dout_of_another_dtype_than_the_forward_x(backend, name, dtype):
+    forward, backward = BACKWARD[name]
+    out, cache = forward(dtype)
+    other = np.dtype(OTHER[np.dtype(dtype)]).name
+    message = (
+        f"{name}: dout has dtype {other} but the forward pass's x has {np.dtype(dtype).name}; "
+        f"arrays in a layer must share a dtype (cast with dout.astype(np.{np.dtype(dtype).name}))"
+    )
+    with pytest.raises(TypeError) as caught:
+        backward(np.ones_like(out, dtype=other), cache)
+    assert str(caught.value) == message
+    # The dout of the right dtype goes through, and the gradients keep it.
+    grads = backward(np.ones_like(out), cache)
+    for g in grads if isinstance(grads, tuple) else (grads,):
+        assert g.dtype == dtype
+
+
+def test_every_public_fast_entry_point_is_covered_by_the_mixed_dtype_tests():
+    """A new entry point that takes two arrays must be added above."""
+    from cs231n_lib import fast_layers
+
+    two_arrays = {"conv_forward_fast"} | set(BACKWARD)
+    one_array = {"max_pool_forward_fast", "avg_pool_forward_fast"}
+    layers = {n for n in fast_layers.__all__ if n.endswith(("_forward_fast", "_backward_fast"))}
+    assert layers == two_arrays | one_array
