@@ -12,9 +12,11 @@ progress, ``distributed`` only when a scheduler address is given.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import secrets
+import subprocess
 import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -37,13 +39,18 @@ class GradeRun:
     out_dir: Path
     graded: list[str] = field(default_factory=list)  # regraded in this run
     reused: list[str] = field(default_factory=list)  # unchanged since a previous run
+    # (student, grade id, gradebook score before, score written) where they differed
+    gradebook_changes: list[tuple[str, str, float | None, float]] = field(default_factory=list)
+    # every pair of the class by shared solution code, highest first (autograder.similarity)
+    similar: list = field(default_factory=list)
 
 
 def course_secret(course_dir: Path, secret: str | None = None) -> str:
     """The secret that varies inputs per student: argument, CS231N_GRADER_SECRET, or a file.
 
     The file ``<course>/.autograder_secret`` is created (mode 0600) on first use;
-    keep it out of anything students can see.
+    keep it out of anything students can see. Inside a git work tree it is created
+    only where git ignores it, so that no ``git add -A`` can publish it.
     """
     if secret:
         return secret
@@ -51,10 +58,42 @@ def course_secret(course_dir: Path, secret: str | None = None) -> str:
         return os.environ["CS231N_GRADER_SECRET"]
     path = course_dir / SECRET_FILE
     if not path.exists():
+        if not_ignored_by_git(path):
+            raise ValueError(
+                f"{path} would be inside a git work tree and not ignored, so a `git add -A` "
+                f"would publish it: add `{SECRET_FILE}` to that folder's .gitignore, or give "
+                "the secret with $CS231N_GRADER_SECRET"
+            )
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def not_ignored_by_git(path: Path) -> bool:
+    """True when ``path`` is in a git work tree and git would not ignore it.
+
+    False outside a work tree and where git is not installed: there is nothing to
+    publish it by.
+    """
+    folder = path.parent
+    try:
+        inside = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "--is-inside-work-tree"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if inside.returncode != 0 or inside.stdout.strip() != "true":
+            return False
+        ignored = subprocess.run(
+            ["git", "-C", str(folder), "check-ignore", "-q", "--no-index", path.name],
+            capture_output=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return ignored.returncode != 0  # 0: ignored, 1: not ignored
 
 
 def find_students(course_dir: Path, assignment: str) -> list[str]:
@@ -63,6 +102,64 @@ def find_students(course_dir: Path, assignment: str) -> list[str]:
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def course_assignments(course_dir: Path) -> list[str]:
+    """The assignments of a course: the folders under ``source/``, sorted."""
+    root = course_dir / "source"
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def check_request(
+    course: Path, assignment: str, students: list[str] | None, workers: int | None
+) -> list[str]:
+    """The students to grade; a ``ValueError`` or ``FileNotFoundError`` naming what is wrong.
+
+    Nothing is graded or written before these checks pass.
+    """
+    if not course.is_dir():
+        raise FileNotFoundError(f"no course folder at {course}")
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers must be 1 or more, got {workers}")
+    if not (course / "source" / assignment).is_dir():
+        known = course_assignments(course)
+        listed = ", ".join(known) if known else "none: there is no folder under source/"
+        raise FileNotFoundError(
+            f"no assignment {assignment!r} in {course} (no source/{assignment}/); "
+            f"the course's assignments: {listed}"
+        )
+    if not (course / "submitted").is_dir():
+        raise FileNotFoundError(
+            f"no submissions: {course / 'submitted'} does not exist. Collect them first "
+            f"(nbgrader collect {assignment}, or an LMS export laid out as "
+            f"submitted/<student>/{assignment}/*.ipynb)"
+        )
+    everyone = [s for s in find_students(course, assignment)]
+    if not any((course / "submitted" / s / assignment).is_dir() for s in everyone):
+        raise FileNotFoundError(
+            f"no submissions of {assignment!r} in {course / 'submitted'}: "
+            + (
+                f"none of its {len(everyone)} student folders has a {assignment}/ folder"
+                if everyone
+                else "it is empty"
+            )
+            + f" (expected submitted/<student>/{assignment}/*.ipynb)"
+        )
+    if students is None:
+        return everyone
+    unknown = [s for s in students if s not in everyone]
+    if unknown:
+        lines = []
+        for s in unknown:
+            near = difflib.get_close_matches(s, everyone, n=3, cutoff=0.6)
+            near += [e for e in everyone if s.lower() in e.lower() and e not in near]
+            near = near[:3]
+            hint = f" (did you mean {', '.join(near)}?)" if near else ""
+            lines.append(f"no submission from student {s!r} in {course / 'submitted'}{hint}")
+        raise ValueError("; ".join(lines))
+    return list(dict.fromkeys(students))  # in the order given, once each
 
 
 def _result_path(out_dir: Path, student_id: str) -> Path:
@@ -153,6 +250,7 @@ def grade(
     write_reports: bool = True,
     nbgrader: bool = False,
     jail: bool = True,
+    similarity: bool = True,
 ) -> GradeRun:
     """Grade every submission of ``assignment`` in an nbgrader course.
 
@@ -187,15 +285,23 @@ def grade(
     progress : bool, default True
         Show a progress bar over submissions.
     write_reports : bool, default True
+        Write the class-wide reports into ``out_dir``.
+    similarity : bool, default True
+        With the reports, score every pair of the class's submissions for shared
+        solution code (:func:`autograder.similarity.similarity_report`):
+        ``similarity.csv`` and ``similarity.html``, class-wide on every run.
 
     Returns
     -------
     GradeRun
     """
     course = Path(course_dir).resolve()
-    if not (course / "source" / assignment).is_dir():
-        raise FileNotFoundError(f"no source notebooks at {course / 'source' / assignment}")
+    wanted = check_request(
+        course, assignment, list(students) if students is not None else None, workers
+    )
     out = Path(out_dir) if out_dir else course / "autograder" / assignment
+    if jail:
+        require_jail()  # before anything is written: fail closed, naming the fix
     job = GradingJob(
         str(course),
         assignment,
@@ -204,13 +310,10 @@ def grade(
         nbgrader=nbgrader,
         jail=jail,
     )
-    if jail:
-        require_jail()  # before anything is written: fail closed, naming the fix
     if nbgrader:
         from autograder.gradebook import ensure_assignment
 
         ensure_assignment(course, assignment)
-    wanted = list(students) if students is not None else find_students(course, assignment)
     course_info = load_course(job)
 
     done: dict[str, SubmissionResult] = {}
@@ -230,10 +333,6 @@ def grade(
         bar = tqdm(total=len(todo), unit="submission", desc="grading", file=sys.stderr)
 
     def on_done(result: SubmissionResult) -> None:
-        if nbgrader and result.status != "failed":
-            from autograder.gradebook import record_scores
-
-            record_scores(course, assignment, result)  # one writer: this process
         _store(out, result)
         done[result.student_id] = result
         run.graded.append(result.student_id)
@@ -252,6 +351,22 @@ def grade(
         if bar is not None:
             bar.close()
     run.results = [done[s] for s in wanted if s in done]
+    if nbgrader:
+        # The out-of-kernel grade wins: every run writes it for every student it covers,
+        # reused results included, and says which gradebook entries it changed.
+        from autograder.gradebook import publish
+
+        for result in run.results:
+            if result.status != "failed":
+                run.gradebook_changes += publish(course, assignment, result)
     if write_reports:
-        reports.write_all(run.results, out)
+        # A run over some students updates their rows; the reports stay class-wide.
+        others = [s for s in find_students(course, assignment) if s not in done]
+        stored = [r for r in (_load_stored(out, s) for s in others) if r is not None]
+        everyone = sorted(run.results + stored, key=lambda r: r.student_id)
+        reports.write_all(everyone, out)
+        if similarity:
+            from autograder.similarity import similarity_report
+
+            run.similar = similarity_report(course, assignment, out)
     return run

@@ -11,7 +11,7 @@ import sys
 from dataclasses import fields
 
 from autograder.api import grade
-from autograder.reports import grade_table
+from autograder.reports import grade_table, legend
 from autograder.sandbox import JailUnavailable, Limits
 
 
@@ -54,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
         "into the course's gradebook.db",
     )
     p.add_argument(
+        "--no-similarity",
+        action="store_true",
+        help="skip the class's similarity report (OUT/similarity.csv and .html)",
+    )
+    p.add_argument(
         "--unsafe-no-jail",
         action="store_true",
         help="grade without the jail where it cannot be built (macOS, Windows, no user "
@@ -93,10 +98,27 @@ def main(argv: list[str] | None = None) -> int:
             progress=not args.no_progress,
             nbgrader=args.nbgrader,
             jail=not args.unsafe_no_jail,
+            similarity=not args.no_similarity,
         )
     except (FileNotFoundError, ValueError, JailUnavailable) as err:
         print(f"cs231n-autograde: error: {err}", file=sys.stderr)
         return 2
     print(grade_table(run.results))
+    print("\n" + legend(run.results))
+    if args.nbgrader:
+        for student, grade_id, before, now in run.gradebook_changes:
+            was = "no score" if before is None else f"{before:g}"
+            print(f"gradebook: {student} {grade_id}: {was} -> {now:g} (the out-of-kernel grade)")
+        print(
+            f"gradebook: {len(run.results)} submission(s) written, "
+            f"{len(run.gradebook_changes)} score(s) changed"
+        )
+    if run.similar:
+        top = run.similar[0]
+        print(
+            f"similarity: highest pair {top.student_a} and {top.student_b}, score "
+            f"{top.score:.2f} of 1 (a screening aid: read the code side by side in "
+            f"{run.out_dir / 'similarity.html'})"
+        )
     print(f"\ngraded {len(run.graded)}, unchanged {len(run.reused)}; reports in {run.out_dir}")
     return 0

@@ -103,9 +103,11 @@ def load_course(job: GradingJob) -> _Course:
 
 
 def submission_fingerprint(job: GradingJob, student_id: str, course: _Course) -> str:
-    """Changes when the submission, the course, the secret or the limits change."""
+    """Changes when the submission, the course, the secret, the limits or the mode change
+    (a result made with ``--nbgrader`` holds the in-kernel comparison; one without does not)."""
     h = hashlib.sha256(course.fingerprint.encode())
     h.update(hashlib.sha256(job.secret.encode()).digest())
+    h.update(b"nbgrader" if job.nbgrader else b"out-of-kernel only")
     h.update(json.dumps(asdict(job.limits), sort_keys=True).encode())
     root = job.submission_dir(student_id)
     if root.is_dir():

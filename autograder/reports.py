@@ -16,7 +16,7 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-from autograder.schema import PASSED, SubmissionResult
+from autograder.schema import FLAGS, PASSED, SUBMISSION_STATUSES, TEST_STATUSES, SubmissionResult
 
 
 def _atomic_text(path: Path, text: str) -> None:
@@ -104,6 +104,10 @@ def feedback_html(result: SubmissionResult) -> str:
             f"<td>{html.escape(t.reason)}</td></tr>"
         )
     problems = "".join(f"<li>{html.escape(p['message'])}</li>" for p in result.problems)
+    legend = "".join(
+        f"<dt>{html.escape(word)}</dt><dd>{html.escape(meaning)}</dd>"
+        for word, meaning in TEST_STATUSES.items()
+    )
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Feedback: {html.escape(result.student_id)}</title>
 <style>body{{font-family:sans-serif;margin:2em}}
@@ -118,8 +122,16 @@ results with the reference by relative error.</p>
 <table><tr><th>notebook</th><th>test</th><th>verdict</th><th>points</th>
 <th>relative error</th><th>what was wrong</th></tr>
 {"".join(rows)}
-</table></body></html>
+</table>
+<h2>Verdicts</h2><dl>{legend}</dl>
+</body></html>
 """
+
+
+def _flag_words(r: SubmissionResult) -> list[str]:
+    return sorted(
+        {f.kind for f in r.flags} | ({"mismatch"} if any(t.flagged for t in r.tests) else set())
+    )
 
 
 def grade_table(results: list[SubmissionResult]) -> str:
@@ -127,12 +139,21 @@ def grade_table(results: list[SubmissionResult]) -> str:
     w = max([len("student")] + [len(r.student_id) for r in results])
     lines = [f"{'student':<{w}} {'score':>9}  {'status':<9} flags", "-" * (w + 38)]
     for r in sorted(results, key=lambda r: r.student_id):
-        kinds = sorted(
-            {f.kind for f in r.flags} | ({"mismatch"} if any(t.flagged for t in r.tests) else set())
-        )
         lines.append(
-            f"{r.student_id:<{w}} {r.score:>4g}/{r.max_score:<4g}  {r.status:<9} {', '.join(kinds)}"
+            f"{r.student_id:<{w}} {r.score:>4g}/{r.max_score:<4g}  {r.status:<9} "
+            f"{', '.join(_flag_words(r))}"
         )
+    return "\n".join(lines)
+
+
+def legend(results: list[SubmissionResult]) -> str:
+    """What each status and flag of the grade table means: those the table uses."""
+    statuses = sorted({r.status for r in results})
+    flags = sorted({word for r in results for word in _flag_words(r)})
+    lines = ["status:"] + [f"  {s:<11} {SUBMISSION_STATUSES.get(s, '')}" for s in statuses]
+    if flags:
+        lines += ["flags (to look at; they change no score):"]
+        lines += [f"  {f:<11} {FLAGS.get(f, '')}" for f in flags]
     return "\n".join(lines)
 
 
@@ -193,6 +214,6 @@ def write_all(results: list[SubmissionResult], out_dir: Path) -> None:
             json.dumps(gradescope_json(r), indent=1),
         )
     _atomic_text(out_dir / "summary.json", json.dumps(summary(results), indent=1))
-    _atomic_text(out_dir / "grades.txt", grade_table(results) + "\n")
+    _atomic_text(out_dir / "grades.txt", grade_table(results) + "\n\n" + legend(results) + "\n")
     if results:
         histogram_png(results, out_dir / "scores.png")

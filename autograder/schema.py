@@ -16,6 +16,34 @@ FAILED = "failed"  # ran, but the outputs are wrong
 ERROR = "error"  # the student's code raised, hung, crashed or returned the wrong kind of thing
 MISSING = "missing"  # the code to test is not in the submission
 
+# The words of the reports, defined once: grades.txt, the feedback pages, nbgrader's
+# feedback and the README print these (tests hold the README to them).
+TEST_STATUSES = {
+    PASSED: "every case, visible and hidden, within the threshold: full points",
+    FAILED: "the code ran but an output was wrong (shape, dtype, values): no points",
+    ERROR: "the code raised, hung, crashed, or called a provided routine it must not: no points",
+    MISSING: "the function or class to test is not in the submission: no points",
+}
+SUBMISSION_STATUSES = {
+    "graded": "every notebook was read and graded",
+    "problems": "graded as far as possible; the submission has problems (a missing or "
+    "corrupt notebook, edited test cells, extra files), listed in the report",
+    "empty": "no solution code was written (the untouched release)",
+    "failed": "the grader itself failed on this submission: look at the report, then "
+    "re-run with --regrade",
+}
+FLAGS = {
+    "mismatch": "a test passed in the student's own kernel (nbgrader's run) but failed "
+    "outside it: possible tampering with the checks; the score is the out-of-kernel one",
+    "tamper": "the notebook's locked cells or metadata were edited, or its code reaches "
+    "for the checks (rebinding rel_error, patching numpy, ...)",
+    "suspicious": "the code calls a provided fast layer or an outside convolution, or "
+    "imports os, subprocess or ctypes: read it",
+    "in_kernel": "nbgrader's in-kernel run of the notebook failed, so no mismatch could "
+    "be looked for",
+    "not_jailed": "graded with --unsafe-no-jail: the code could read the course",
+}
+
 
 @dataclass
 class TestResult:

@@ -192,7 +192,7 @@ def test_cli_names_a_missing_course(tmp_path):
         timeout=60,
     )
     assert res.returncode == 2
-    assert "no source notebooks at" in res.stderr
+    assert f"no course folder at {tmp_path / 'nowhere'}" in res.stderr
 
 
 @pytest.mark.slow
