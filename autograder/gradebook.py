@@ -15,17 +15,20 @@ Imports: the standard library; nbgrader (needed only for this side).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
 import subprocess
 import sys
 import tempfile
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.sandbox import Limits, run_command
-from autograder.schema import SubmissionResult
+from autograder.schema import PASSED, SubmissionResult, TestResult
 
 IN_KERNEL_SECONDS = 900  # nbgrader autograde of one submission, all notebooks
 
@@ -96,6 +99,9 @@ def kernel_env(scratch: str) -> dict[str, str]:
         # nbgrader itself tells the kernel it is grading (NBGRADER_EXECUTION); the heavy
         # cells are shrunk the notebook's own way.
         "CS231N_NOTEBOOK_SCALE": "small",
+        # The course's nbgrader_config.py refuses a plain `nbgrader autograde` in the
+        # course folder; this run, on a scratch copy, is the kit's own.
+        "CS231N_IN_KERNEL_RUN": "1",
     }
 
 
@@ -133,6 +139,7 @@ def run_in_kernel(
         res = generate_assignment(course, assignment)  # registers it in the scratch gradebook
         if res.returncode != 0:
             return InKernel(error=f"nbgrader generate_assignment failed: {res.stderr[-500:]}")
+        restore_hidden_tests(course / "gradebook.db", course / "submitted" / student_id, assignment)
         # The gradebook now holds what autograde needs; the solutions stay out of the jail.
         shutil.rmtree(course / "source")
         shutil.rmtree(course / "release", ignore_errors=True)
@@ -219,11 +226,144 @@ def copy_untrusted_tree(source: Path, dest: Path, limit: int = COPY_LIMIT_BYTES)
     return copied
 
 
-def record_scores(course_dir: Path, assignment: str, result: SubmissionResult) -> None:
-    """Write the out-of-kernel points into the course gradebook: one transaction per submission."""
-    from nbgrader.api import Gradebook, MissingEntry
+# nbgrader's markers of the test code a release does not show (ClearHiddenTests'
+# default delimiters, and the always-hidden ones of nbgrader 0.9).
+_BEGIN_HIDDEN = ("BEGIN HIDDEN TESTS", "BEGIN ALWAYS HIDDEN TESTS")
+_END_HIDDEN = ("END HIDDEN TESTS", "END ALWAYS HIDDEN TESTS")
 
-    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
+
+def without_hidden_tests(source: str) -> str:
+    """A cell's source as the release shows it: every hidden-test region removed.
+
+    Line by line, as nbgrader's ClearHiddenTests does (so that an untouched release cell
+    compares equal); a region that is never closed runs to the end of the cell.
+    """
+    kept, hidden = [], False
+    for line in source.split("\n"):
+        if any(mark in line for mark in _BEGIN_HIDDEN):
+            hidden = True
+        elif any(mark in line for mark in _END_HIDDEN):
+            hidden = False
+        elif not hidden:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def has_hidden_tests(source: str) -> bool:
+    return "HIDDEN TESTS" in source
+
+
+@contextmanager
+def gradebook(db: Path):
+    """nbgrader's Gradebook on ``db``, without the SQLAlchemy warnings nbgrader's own
+    ``add_submission`` raises about objects it has not added to its session yet."""
+    from nbgrader.api import Gradebook
+    from sqlalchemy.exc import SAWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)
+        with Gradebook(f"sqlite:///{db}") as gb:
+            yield gb
+
+
+def _cell_text(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else str(src)
+
+
+def restore_hidden_tests(db: Path, student_dir: Path, assignment: str) -> int:
+    """Put the gradebook's hidden tests back into the untouched test cells of a submission.
+
+    nbgrader stores a test cell's checksum with its hidden tests and releases it without
+    them, so its autograde warns "checksum ... has changed" for every test cell that has
+    hidden tests, edited or not (jupyter/nbgrader#1961). A cell whose source is exactly
+    the release's gets the full source back first; an edited one is left for nbgrader's
+    warning. Returns the number of cells restored.
+    """
+    restored = 0
+    folder = student_dir / assignment
+    with gradebook(db) as gb:
+        for path in sorted(folder.glob("*.ipynb")):
+            try:
+                nb = json.loads(path.read_text(encoding="utf-8"))
+                cells = nb["cells"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # nbgrader reports the notebook itself
+            changed = False
+            for cell in cells if isinstance(cells, list) else []:
+                if not isinstance(cell, dict):
+                    continue
+                meta = cell.get("metadata", {}).get("nbgrader", {})
+                if not isinstance(meta, dict) or not meta.get("locked") or "grade_id" not in meta:
+                    continue
+                try:
+                    source = gb.find_source_cell(meta["grade_id"], path.stem, assignment).source
+                except Exception:  # noqa: BLE001 - an unknown cell is nbgrader's to report
+                    continue
+                if has_hidden_tests(source) and _cell_text(cell) == without_hidden_tests(source):
+                    cell["source"] = source
+                    changed = True
+                    restored += 1
+            if changed:
+                path.write_text(json.dumps(nb, indent=1), encoding="utf-8")
+    return restored
+
+
+def verdict_text(t: TestResult) -> str:
+    """What a test cell shows in the autograded notebook and in nbgrader's feedback."""
+    line = f"Out-of-kernel grade: {t.status}, {t.points:g} / {t.max_points:g} points."
+    if t.status != PASSED and t.reason:
+        line += f"\n{t.reason}"
+    if t.rel_error is not None and t.threshold is not None:
+        line += f"\n(worst relative error {t.rel_error:.1e}, threshold {t.threshold:.0e})"
+    return line + "\n"
+
+
+def annotate_autograded(course_dir: Path, assignment: str, result: SubmissionResult) -> int:
+    """Make ``autograded/<student>/<assignment>/`` safe to give back and true to the grade.
+
+    Every hidden-test region is removed from every cell, and each graded test cell's
+    outputs (which came from the student's own kernel) are replaced by the out-of-kernel
+    verdict and reason. formgrader and ``nbgrader generate_feedback`` read these files.
+    Returns the number of notebooks rewritten.
+    """
+    folder = course_dir / "autograded" / result.student_id / assignment
+    by_cell = {(Path(t.notebook).stem, t.grade_id): t for t in result.tests}
+    rewritten = 0
+    for path in sorted(folder.glob("*.ipynb")):
+        try:
+            nb = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for cell in nb.get("cells", []):
+            text = _cell_text(cell)
+            if has_hidden_tests(text):
+                cell["source"] = without_hidden_tests(text)
+            gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            test = by_cell.get((path.stem, gid))
+            if test is not None and cell.get("cell_type") == "code":
+                cell["outputs"] = [
+                    {"output_type": "stream", "name": "stdout", "text": verdict_text(test)}
+                ]
+                cell["execution_count"] = None
+        nb.setdefault("metadata", {})["cs231n_autograder"] = {"verdicts": "out-of-kernel"}
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(nb, indent=1), encoding="utf-8")
+        os.replace(tmp, path)
+        rewritten += 1
+    return rewritten
+
+
+def record_scores(
+    course_dir: Path, assignment: str, result: SubmissionResult
+) -> list[tuple[str, str, float | None, float]]:
+    """Write the out-of-kernel points into the course gradebook: one transaction per
+    submission. Returns (student, grade id, score before, score written) for every entry
+    that held another score."""
+    from nbgrader.api import MissingEntry
+
+    changes = []
+    with gradebook(course_dir / "gradebook.db") as gb:
         gb.update_or_create_student(result.student_id)
         try:
             gb.find_submission(assignment, result.student_id)
@@ -236,5 +376,19 @@ def record_scores(course_dir: Path, assignment: str, result: SubmissionResult) -
                 )
             except MissingEntry:
                 continue
+            before = grade.auto_score
+            if before is not None and float(before) != float(t.points):
+                changes.append((result.student_id, t.grade_id, float(before), float(t.points)))
             grade.auto_score = t.points
         gb.db.commit()
+    return changes
+
+
+def publish(
+    course_dir: Path, assignment: str, result: SubmissionResult
+) -> list[tuple[str, str, float | None, float]]:
+    """The out-of-kernel grade into nbgrader's world: the gradebook, and the autograded
+    notebooks that formgrader and feedback show. Returns the gradebook entries changed."""
+    changes = record_scores(course_dir, assignment, result)
+    annotate_autograded(course_dir, assignment, result)
+    return changes

@@ -69,7 +69,9 @@ def autograded(env, generated_course):
         dest.mkdir(parents=True)
         for name in NOTEBOOKS:
             shutil.copy2(course / origin / ASSIGNMENT / f"{name}.ipynb", dest / f"{name}.ipynb")
-    nbgrader(course, env, "autograde", ASSIGNMENT, "--create")
+    # The course refuses plain `nbgrader autograde` (grading is out of kernel); this is the
+    # kit's own in-kernel run, the one the autograder's --nbgrader makes for its flags.
+    nbgrader(course, {**env, "CS231N_IN_KERNEL_RUN": "1"}, "autograde", ASSIGNMENT, "--create")
 
     results: dict = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
