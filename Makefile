@@ -18,7 +18,7 @@ PKG_FILES := pyproject.toml setup.py requirements.txt cs231n_lib/_im2col.pyx
 # The autograder's jail reaches the kit's library through a bind mount of its package
 # folder alone, so this checkout may stay private (chmod 700): nothing else of it is in reach.
 
-.PHONY: demo student tour test lint release bench bench-autograde clean
+.PHONY: demo student grader tour test lint release bench bench-autograde clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,14 @@ $(VENV)/.installed-kit: $(BIN)/python $(PKG_FILES)
 $(VENV)/.installed-test: $(BIN)/python $(PKG_FILES)
 	$(PIP_INSTALL) ".[test]"
 	@touch $@ $(VENV)/.installed-kit
+
+# The kit with nbgrader, JupyterLab and Dask: what an instructor grades with.
+$(VENV)/.installed-grader: $(BIN)/python $(PKG_FILES)
+	$(PIP_INSTALL) ".[grader]"
+	@touch $@ $(VENV)/.installed-kit
+
+grader: $(VENV)/.installed-grader
+	@echo "grading tools in $(abspath $(BIN)): nbgrader, cs231n-autograde, jupyter"
 
 # The kit with JupyterLab: what a student works in.
 $(VENV)/.installed-student: $(BIN)/python $(PKG_FILES)
