@@ -23,6 +23,7 @@ from __future__ import annotations
 from nbformat.v4 import new_markdown_cell
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import List, Unicode
 
 from autograder.gradebook import has_hidden_tests, without_hidden_tests
 from autograder.schema import TEST_STATUSES
@@ -34,6 +35,10 @@ def _points(x: float | None) -> str:
 
 class OutOfKernelFeedback(NbGraderPreprocessor):
     """Feedback with the out-of-kernel verdicts, the assignment total and no hidden test."""
+
+    # nbconvert's exporter hands this option to every preprocessor it runs; declared here
+    # so that traitlets does not warn about it on every page. The preprocessor ignores it.
+    display_data_priority = List(Unicode(), default_value=[]).tag(config=True)
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
