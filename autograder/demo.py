@@ -499,7 +499,7 @@ def build_demo_course(
 
 def main(argv: list[str] | None = None) -> int:
     from autograder.api import grade
-    from autograder.reports import grade_table
+    from autograder.reports import grade_table, legend
     from autograder.sandbox import Limits
 
     parser = argparse.ArgumentParser(
@@ -528,9 +528,12 @@ def main(argv: list[str] | None = None) -> int:
         f"in {time.perf_counter() - start:.1f} s\n"
     )
     print(grade_table(run.results))
+    print("\n" + legend(run.results))
     print(
         f"\nReports: {run.out_dir}/grades.csv, feedback/<student>.html, "
-        "gradescope/<student>/results.json, summary.json, scores.png"
+        "gradescope/<student>/results.json, summary.json, scores.png, similarity.csv and "
+        "similarity.html (every demo submission is made from one solution, so every pair "
+        "scores high)"
     )
     return 0
 
