@@ -223,14 +223,14 @@ def read_array(dir_fd: int, k: int, name: str, max_bytes: int) -> np.ndarray:
             data = f.read(count * dtype.itemsize)
             if len(data) != count * dtype.itemsize:
                 raise Broken(f"output {k}: {name} changed while it was read")
-            array = np.frombuffer(data, dtype=dtype, count=count).copy()
+            flat = np.frombuffer(data, dtype=dtype, count=count)  # read-only, over data
     finally:
         os.close(fd)
         try:
             os.unlink(name, dir_fd=dir_fd)
         except OSError:
             pass
-    if fortran:  # stored as the transpose, like np.load does; the copy owns its data
-        return array.reshape(shape[::-1]).T.copy(order="K")
-    array.shape = shape  # in place: the array keeps owning its data
-    return array
+    # One copy, which owns its data and is writable (NumPy 2.5 deprecates setting .shape).
+    if fortran:  # stored as the transpose, like np.load does
+        return flat.reshape(shape[::-1]).T.copy(order="K")
+    return flat.reshape(shape).copy()
