@@ -116,9 +116,11 @@ def test_other_cell_magics_run_nothing():
     assert ns["after"] == 1
 
 
-def test_a_cell_the_transformer_refuses_is_returned_unchanged_so_it_fails_to_compile():
-    source = "\tx = 1\n  y = 2\n"  # inconsistent indentation: IPython refuses it too
-    assert to_python(source) == source
+def test_a_cell_with_inconsistent_indentation_still_fails_to_compile():
+    source = "\tx = 1\n  y = 2\n"
+    # IPython 9 refuses it and the reader returns it unchanged; IPython 8 (the last for
+    # Python 3.10) strips the first line's indent. Either way the kernel would not run it.
+    assert to_python(source) in (source, "x = 1\n  y = 2\n")
     with pytest.raises(SyntaxError):
         compile(to_python(source), "cell", "exec")
 
