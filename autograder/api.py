@@ -136,7 +136,7 @@ def check_request(
             f"(nbgrader collect {assignment}, or an LMS export laid out as "
             f"submitted/<student>/{assignment}/*.ipynb)"
         )
-    everyone = [s for s in find_students(course, assignment)]
+    everyone = find_students(course, assignment)
     if not any((course / "submitted" / s / assignment).is_dir() for s in everyone):
         raise FileNotFoundError(
             f"no submissions of {assignment!r} in {course / 'submitted'}: "

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.notebook import has_hidden_tests, without_hidden_tests
 from autograder.sandbox import Limits, run_command
 from autograder.schema import PASSED, SubmissionResult, TestResult
 
@@ -228,31 +229,6 @@ def copy_untrusted_tree(source: Path, dest: Path, limit: int = COPY_LIMIT_BYTES)
 
 # nbgrader's markers of the test code a release does not show (ClearHiddenTests'
 # default delimiters, and the always-hidden ones of nbgrader 0.9).
-_BEGIN_HIDDEN = ("BEGIN HIDDEN TESTS", "BEGIN ALWAYS HIDDEN TESTS")
-_END_HIDDEN = ("END HIDDEN TESTS", "END ALWAYS HIDDEN TESTS")
-
-
-def without_hidden_tests(source: str) -> str:
-    """A cell's source as the release shows it: every hidden-test region removed.
-
-    Line by line, as nbgrader's ClearHiddenTests does (so that an untouched release cell
-    compares equal); a region that is never closed runs to the end of the cell.
-    """
-    kept, hidden = [], False
-    for line in source.split("\n"):
-        if any(mark in line for mark in _BEGIN_HIDDEN):
-            hidden = True
-        elif any(mark in line for mark in _END_HIDDEN):
-            hidden = False
-        elif not hidden:
-            kept.append(line)
-    return "\n".join(kept)
-
-
-def has_hidden_tests(source: str) -> bool:
-    return "HIDDEN TESTS" in source
-
-
 @contextmanager
 def gradebook(db: Path):
     """nbgrader's Gradebook on ``db``, without the SQLAlchemy warnings nbgrader's own

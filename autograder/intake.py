@@ -41,11 +41,11 @@ from autograder.notebook import (
     prelude,
     setup_cell,
     to_python,
+    without_hidden_tests,
 )
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 # nbgrader removes these regions from test cells when it generates the student version.
-BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 # The nbgrader flags that decide how a cell is graded; nbgrader's own bookkeeping
 # (checksum, cell_type, schema_version) legitimately differs between source and release.
 GRADING_FLAGS = ("grade", "solution", "locked", "points")
@@ -242,26 +242,13 @@ def _normalise(text: str) -> str:
     return "\n".join(line.rstrip() for line in lines).rstrip()
 
 
-def _without_hidden_tests(text: str) -> str:
-    """The text nbgrader releases: lines from BEGIN to END HIDDEN TESTS, both included, dropped."""
-    kept, hidden = [], False
-    for line in text.split("\n"):
-        if BEGIN_HIDDEN in line:
-            hidden = True
-        elif END_HIDDEN in line:
-            hidden = False
-        elif not hidden:
-            kept.append(line)
-    return "\n".join(kept)
-
-
 def _digest(text: str) -> str:
     return hashlib.sha256(_normalise(text).encode("utf-8")).hexdigest()
 
 
 def _digests(text: str) -> frozenset[str]:
     """The digests of a source cell as written and as released (hidden tests removed)."""
-    return frozenset({_digest(text), _digest(_without_hidden_tests(text))})
+    return frozenset({_digest(text), _digest(without_hidden_tests(text))})
 
 
 def _source_cell(cell: dict, grade_id: str) -> SourceCell:

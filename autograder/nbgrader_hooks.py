@@ -25,7 +25,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import List, Unicode
 
-from autograder.gradebook import has_hidden_tests, without_hidden_tests
+from autograder.notebook import has_hidden_tests, without_hidden_tests
 from autograder.schema import TEST_STATUSES
 
 

@@ -450,3 +450,28 @@ def setup_cell(prelude_code: str) -> CodeCell:
         cut = 0  # not from prelude(); left for the executor to report
     future = "\n".join(lines[:cut]) + "\n" if cut else ""
     return CodeCell(SETUP_LABEL, future + IPYTHON_STUB + "\n\n" + "\n".join(lines[cut:]))
+
+
+BEGIN_HIDDEN = ("BEGIN HIDDEN TESTS", "BEGIN ALWAYS HIDDEN TESTS")
+END_HIDDEN = ("END HIDDEN TESTS", "END ALWAYS HIDDEN TESTS")
+
+
+def without_hidden_tests(source: str) -> str:
+    """A cell's source as the release shows it: every hidden-test region removed.
+
+    Line by line, as nbgrader's ClearHiddenTests does (so that an untouched release cell
+    compares equal); a region that is never closed runs to the end of the cell.
+    """
+    kept, hidden = [], False
+    for line in source.split("\n"):
+        if any(mark in line for mark in BEGIN_HIDDEN):
+            hidden = True
+        elif any(mark in line for mark in END_HIDDEN):
+            hidden = False
+        elif not hidden:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def has_hidden_tests(source: str) -> bool:
+    return "HIDDEN TESTS" in source

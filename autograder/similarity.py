@@ -43,7 +43,14 @@ from pathlib import Path
 from typing import Any
 
 from autograder.intake import MAX_NOTEBOOK_BYTES
-from autograder.notebook import cell_source, is_code, is_solution, is_test, nbgrader_meta
+from autograder.notebook import (
+    cell_source,
+    is_code,
+    is_solution,
+    is_test,
+    nbgrader_meta,
+    without_hidden_tests,
+)
 
 NOISE_CHARS = 35
 """copydetect's noise threshold k: the shortest match, in characters of filtered code, that
@@ -73,8 +80,6 @@ _NBGRADER_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 _SOLUTION_REGION = re.compile(
     r"^([ \t]*)### BEGIN SOLUTION.*?^[ \t]*### END SOLUTION[^\n]*\n?", re.M | re.S
 )
-_HIDDEN_REGION = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[^\n]*\n?",
-                            re.M | re.S)
 # A name the Python lexer sees as a name only when the code before it closed its strings.
 _SENTINEL = "_similarity_lexer_sentinel_"
 
@@ -202,7 +207,7 @@ def read_starter(course_dir: Path, assignment: str) -> Starter:
                 meta = nbgrader_meta(cell)
                 if is_test(meta):
                     continue
-                text = _HIDDEN_REGION.sub("", cell_source(cell))
+                text = without_hidden_tests(cell_source(cell))
                 if is_solution(meta):
                     text, found = _SOLUTION_REGION.subn(_indented_stub, text)
                     text = text if found else _NBGRADER_STUB

@@ -16,7 +16,7 @@ from autograder.api import SECRET_FILE, course_secret
 from autograder.cli import main
 from autograder.demo import build_demo_course
 
-from grading_setup import SECRET, TEST_LIMITS
+from grading_setup import KIT_COURSE, SECRET, TEST_LIMITS
 
 ROSTER = ["carla_m", "honest_alice", "partly_wrong_bob"]
 
@@ -141,7 +141,7 @@ def test_the_secret_is_created_where_git_ignores_it(course_in_git):
 
 def test_the_kit_course_ignores_its_private_state():
     """The tracked course folder: a `git add -A` there must not pick up any grading state."""
-    COURSE = Path(__file__).resolve().parents[2] / "assignments"
+    COURSE = KIT_COURSE
     if shutil.which("git") is None or not (COURSE.parent / ".git").exists():
         pytest.skip("not a git checkout")
     private = [SECRET_FILE, "autograder/convnets/grades.csv", "grades.csv", "canvas.csv",

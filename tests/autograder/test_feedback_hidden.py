@@ -8,9 +8,11 @@ leave nothing of a region that is never closed.
 import nbformat
 import pytest
 
-from autograder.gradebook import without_hidden_tests
+from autograder.notebook import without_hidden_tests
 
-from course_tools_path import COURSE_SOURCE
+from grading_setup import KIT_COURSE
+
+COURSE_SOURCE = KIT_COURSE / "source" / "convnets"
 
 pytest.importorskip("nbgrader")
 
