@@ -19,7 +19,8 @@ pipe. It is the trusted part of the jail and never runs student code itself:
 4. ``{"op": "reset", "nonce": n}``: every other process of the jail is killed (the jail's own
    PID namespace makes ``kill(-1)`` mean exactly that), then ``{"reset": n}``. The grader
    sends it after a call that hung or died; with ``"wipe": true``, between two submissions,
-   the work folder, ``/tmp`` and ``/dev/shm`` are emptied too.
+   the folders the config's ``wipe`` names are emptied too: the work folder, and in a jail its
+   own ``/tmp`` and ``/dev/shm`` (unjailed, those are the machine's and are never touched).
 
 Loaders run student code, which can rewrite anything in them, so the grader
 re-checks every report: this program makes honest reports easy; it cannot make forged ones
@@ -481,8 +482,11 @@ def _empty(folder: str) -> bool:
     """Remove everything in ``folder`` (the jail's own: all of it belongs to this uid)."""
     for root, dirs, _files in os.walk(folder):
         for d in dirs:  # a folder the student made unreadable or unwritable
+            path = os.path.join(root, d)
+            if os.path.islink(path):  # listed among dirs, never followed: its target is not ours
+                continue
             try:
-                os.chmod(os.path.join(root, d), 0o700, follow_symlinks=False)
+                os.chmod(path, 0o700)
             except OSError:
                 pass
     for entry in os.listdir(folder):
@@ -603,7 +607,7 @@ def main(argv: list[str]) -> int:
             reset(config, loader_pid)
             loader_pid = None
             if message.get("wipe"):  # the next submission's: nothing of this one may remain
-                wiped = all(_empty(d) for d in (config["work"], "/tmp", "/dev/shm"))
+                wiped = all(_empty(d) for d in config["wipe"])
                 send({"reset": message["nonce"], "wiped": wiped})
             else:
                 send({"reset": message["nonce"]})

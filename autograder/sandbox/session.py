@@ -188,7 +188,7 @@ def launch(
         stdout=stdout,
         stderr=subprocess.STDOUT if stdout is not subprocess.PIPE else subprocess.PIPE,
         pass_fds=pass_fds,
-        cwd="/",
+        cwd="/" if bwrap is not None else chdir,  # unjailed, no --chdir: start in the work folder
         env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
         start_new_session=True,
     )
@@ -321,6 +321,9 @@ class Jail:
             "preload": list(PRELOAD),
             "inputs": INPUTS if inside else str(self.inputs),
             "work": WORK if inside else str(self.work),
+            # What a wipe between submissions empties. Only inside the jail are /tmp and
+            # /dev/shm the jail's own tmpfs; unjailed they are the machine's, never touched.
+            "wipe": [WORK, "/tmp", "/dev/shm"] if inside else [str(self.work)],
             "memory_mb": self.limits.memory_mb,
             # One cell may take a third of the notebook's load time, so that one that hangs
             # is recorded and the cells after it still run.
@@ -656,8 +659,11 @@ def _remove_tree(path: Path) -> None:
     except OSError:
         for root, dirs, _files in os.walk(path):
             for d in dirs:
+                folder = os.path.join(root, d)
+                if os.path.islink(folder):  # os.walk lists a link to a folder among dirs
+                    continue
                 try:
-                    os.chmod(os.path.join(root, d), 0o700, follow_symlinks=False)
+                    os.chmod(folder, 0o700)
                 except OSError:
                     pass
         shutil.rmtree(path, ignore_errors=True)

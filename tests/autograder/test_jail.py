@@ -228,6 +228,57 @@ def look():
             assert second.outcomes[0].outputs == [[[], [], []]]
 
 
+def _bystander(root: Path) -> Path:
+    """A folder of someone else's in the machine's /tmp: a file, a 755 folder, a link."""
+    folder = root / "bystander"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub").chmod(0o755)
+    (folder / "sub" / "kept").write_text("not the grader's")
+    (folder / "link").symlink_to(folder / "sub", target_is_directory=True)
+    return folder
+
+
+def test_an_unjailed_wipe_empties_its_work_folder_and_leaves_the_machines_tmp_alone():
+    # --unsafe-no-jail shares /tmp and /dev/shm with the machine: the zygote once emptied them
+    # between two submissions, as root, chmod-ing a clone of the kit in /tmp to 700.
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(dir="/tmp", prefix="cs231n-bystander-"))
+    try:
+        folder = _bystander(root)
+        write = Call("write", "def run(ns):\n    return [ns['write']()]\n")
+        code = "import os\ndef write():\n    open('mine', 'w').write('x')\n    return os.getcwd()\n"
+        with Jail(LIMITS, None, unsafe=True) as j:
+            (first,) = run_groups(j, [Group("a", [("cell", code)], [write])])
+            assert first.outcomes[0].status == "ok", first.outcomes[0].reason
+            assert first.outcomes[0].outputs == [str(j.work)]
+            assert (j.work / "mine").exists()
+            assert j.recycle()
+            assert not any(j.work.iterdir())
+        assert (folder / "sub" / "kept").read_text() == "not the grader's"
+        assert (folder / "sub").stat().st_mode & 0o777 == 0o755
+        assert (folder / "link").is_symlink()
+    finally:
+        subprocess.run(["rm", "-rf", str(root)], check=True)
+
+
+def test_emptying_a_folder_never_follows_a_link_out_of_it(tmp_path):
+    from autograder.sandbox import _zygote, session
+
+    outside = _bystander(tmp_path / "outside")
+    for remove in (_zygote._empty, session._remove_tree):
+        inside = tmp_path / "inside"
+        (inside / "locked").mkdir(parents=True)
+        (inside / "link").symlink_to(outside / "sub", target_is_directory=True)
+        (inside / "locked" / "f").write_text("x")
+        (inside / "locked").chmod(0o500)
+        remove(str(inside)) if remove is _zygote._empty else remove(inside)
+        assert not inside.exists() or not any(inside.iterdir()), remove
+        assert (outside / "sub").stat().st_mode & 0o777 == 0o755, remove
+        assert (outside / "sub" / "kept").exists(), remove
+        subprocess.run(["rm", "-rf", str(inside)], check=True)
+
+
 # --- what comes out of a jail -----------------------------------------------------------------
 
 FORGED_HEADERS = {
