@@ -366,6 +366,64 @@ def _parse(source: str, depth: int) -> ast.Module:
     return tree
 
 
+def defined_names(code: str) -> set[str] | SyntaxError:
+    """Names a cell binds (defs, classes, assignments, imports), read the way the notebook
+    module reads cells: the bodies of ``%%time`` and the like included."""
+    try:
+        tree = parse(code)
+    except SyntaxError as err:
+        return err
+    except (ValueError, RecursionError, MemoryError):
+        return SyntaxError("the cell cannot be read as Python")
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+def bound_names(code: str) -> set[str]:
+    """Every name a cell may bind, at any depth (a function's locals too): assignment and loop
+    targets, unpacking, ``with ... as``, ``except ... as``, ``:=``, imports, defs, classes and
+    ``match`` captures. Wider than :func:`defined_names` on purpose: what the grader's own
+    cells bind is never taken from a student. A cell that does not parse binds nothing."""
+    try:
+        tree = parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            names.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            names.add(node.rest)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            names.update(node.names)
+    return names
+
+
+def loaded_names(code: str) -> set[str]:
+    """Every name a cell reads, at any depth (inside functions and lambdas too)."""
+    try:
+        tree = parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
 def ipython_commands(tree: ast.AST) -> list[IPythonCommand]:
     """Every magic and shell command in a tree from :func:`parse`, in line order."""
     found = []

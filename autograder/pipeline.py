@@ -10,7 +10,6 @@ Imports: the autograder's own modules, ``cs231n_lib.refusal``, NumPy and the sta
 
 from __future__ import annotations
 
-import ast
 import atexit
 import copy
 import functools
@@ -26,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder import intake, notebook, references, static_checks, tamper
+from autograder import cellgrade, intake, notebook, references, static_checks, tamper
 from autograder.compare import compare_outputs
 from autograder.sandbox import (
     Call,
@@ -39,7 +38,7 @@ from autograder.sandbox import (
     run_groups,
 )
 from autograder.schema import ERROR, FAILED, MISSING, PASSED, Flag, SubmissionResult, TestResult
-from autograder.specs import diagnosis_topic, load_spec, refused_routines
+from autograder.specs import diagnosis_topic, has_spec, load_spec, refused_routines
 from autograder.specs.base import TestSpec, student_rng
 from cs231n_lib import refusal
 
@@ -77,10 +76,30 @@ class _Course:
     points: dict[str, float]
     reference_ns: dict[str, dict[str, Any]]
     fingerprint: str
+    # An assignment without a spec module is graded by its own test cells: notebook -> tests.
+    cell_tests: dict[str, cellgrade.NotebookTests] | None = None
+
+
+def _cell_course(src: Path) -> _Course:
+    """A course graded by its notebooks' test cells (:mod:`autograder.cellgrade`)."""
+    digest = hashlib.sha256()
+    for module in (cellgrade, cellgrade.handles_module()):
+        digest.update(Path(module.__file__).read_bytes())
+    points, tests = {}, {}
+    for path in sorted(src.glob("*.ipynb")):
+        cells = references.notebook_cells(path)
+        points.update(references.test_points(cells))
+        tests[path.name] = cellgrade.read_notebook_tests(path)
+        digest.update(path.read_bytes())
+    if not points:
+        raise ValueError(f"the source notebooks in {src} have no autograded test cells")
+    return _Course([], intake.read_source(src), points, {}, digest.hexdigest(), tests)
 
 
 @functools.lru_cache(maxsize=4)
 def _course(source_dir: str, assignment: str, stamp: str) -> _Course:
+    if not has_spec(assignment):
+        return _cell_course(Path(source_dir))
     spec = load_spec(assignment)
     src = Path(source_dir)
     points, refs = {}, {}
@@ -115,27 +134,6 @@ def submission_fingerprint(job: GradingJob, student_id: str, course: _Course) ->
             h.update(str(path.relative_to(root)).encode())
             h.update(path.read_bytes())
     return h.hexdigest()
-
-
-def _defined_names(code: str) -> set[str] | SyntaxError:
-    """Names a cell binds (defs, classes, assignments, imports), read the way the notebook
-    module reads cells: the bodies of ``%%time`` and the like included."""
-    try:
-        tree = notebook.parse(code)
-    except SyntaxError as err:
-        return err
-    except (ValueError, RecursionError, MemoryError):
-        return SyntaxError("the cell cannot be read as Python")
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names.update(t.id for t in targets if isinstance(t, ast.Name))
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names)
-    return names
 
 
 def _as_data(value: Any) -> Any:
@@ -245,7 +243,7 @@ def _program_names(cells: list[tuple[str, str]]) -> tuple[set[str], list[str]]:
     names: set[str] = set()
     errors = []
     for label, code in cells:
-        found = _defined_names(code)
+        found = notebook.defined_names(code)
         if isinstance(found, SyntaxError):
             errors.append(f"{label} has a syntax error (line {found.lineno}): {found.msg}")
         else:
@@ -355,6 +353,8 @@ def _grade_notebooks(
     job: GradingJob, course: _Course, student_id: str, sub: Any
 ) -> tuple[list[TestResult], list[dict[str, str]]]:
     """Every notebook's tests, run in one jail; (results in notebook order, cells that raised)."""
+    if course.cell_tests is not None:
+        return _grade_test_cells(job, course, student_id, sub)
     notebooks = sorted({t.notebook for t in course.tests})
     plans = {
         nb: _plan_notebook(job, course, student_id, nb, sub.notebooks.get(nb)) for nb in notebooks
@@ -377,6 +377,40 @@ def _grade_notebooks(
     results = []
     for nb in notebooks:
         results += [plans[nb].results[t.grade_id] for t in course.tests if t.notebook == nb]
+    return results, cell_errors
+
+
+def _grade_test_cells(
+    job: GradingJob, course: _Course, student_id: str, sub: Any
+) -> tuple[list[TestResult], list[dict[str, str]]]:
+    """Every notebook's test cells, run by the grader against the jailed program."""
+    results: list[TestResult] = []
+    cell_errors: list[dict[str, str]] = []
+    jail = None
+    try:
+        for name, tests in sorted((course.cell_tests or {}).items()):
+            nb_intake = sub.notebooks.get(name)
+            if nb_intake is None or nb_intake.status in ("missing", "unreadable"):
+                why = "the notebook is missing" if nb_intake is None or (
+                    nb_intake.status == "missing") else "the notebook could not be read"
+                results += [cellgrade.unrun(tests, step, MISSING, why) for step in tests.tests]
+                continue
+            cells = _program(nb_intake)
+            defined, compile_errors = _program_names(cells)
+            jail = jail or worker_jail(job.limits, job.jail)
+            graded, errors = cellgrade.grade_notebook(
+                tests, jail, cells, defined, secret=job.secret, student_id=student_id,
+                refuse_for=functools.partial(refused_routines, job.assignment),
+            )
+            for result in graded:
+                if result.status == MISSING and compile_errors:
+                    result.status = ERROR
+                    result.reason += f" ({compile_errors[0]})"
+            results += graded
+            cell_errors += [{**err, "notebook": name} for err in errors]
+    finally:
+        if jail is not None:
+            jail.recycle()  # False: it ended, and the next submission starts a fresh one
     return results, cell_errors
 
 

@@ -313,6 +313,18 @@ class Jail:
         }
         (self.inputs / f"group-{index}.json").write_text(json.dumps(spec), encoding="utf-8")
 
+    def write_call(self, index: int, call: Call) -> None:
+        """Write call ``index`` for the group loaded now, after its cells ran: a call the grader
+        chose from the answers to earlier ones (:mod:`autograder.handles`)."""
+        spec, arrays = encode_call(index, call)
+        offsets = {}
+        with open(self.inputs / f"call-{index}.bin", "wb") as f:
+            for name, array in arrays:
+                offsets[name] = f.tell()
+                np.lib.format.write_array(f, array, allow_pickle=False)
+        late = json.dumps({"spec": spec, "offsets": offsets})
+        (self.inputs / f"call-{index}.json").write_text(late, encoding="utf-8")
+
     # -- the process -----------------------------------------------------------------------------
 
     def _zygote_config(self, inside: bool) -> dict:
@@ -579,9 +591,13 @@ class Jail:
                     errors.append({"label": clip(c["label"], 100), "reason": clip(c["reason"])})
         return None, errors
 
-    def call(self, index: int, call: Call) -> tuple[Outcome, bool]:
-        """Run call ``index`` of the loaded group; (Outcome, whether the loader is still usable)."""
+    def call(self, index: int, call: Call, seconds: float | None = None) -> tuple[Outcome, bool]:
+        """Run call ``index`` of the loaded group; (Outcome, whether the loader is still usable).
+
+        ``seconds`` replaces the limit's ``wall_seconds_per_test`` (what a test has left).
+        """
         started = time.monotonic()
+        seconds = self.limits.wall_seconds_per_test if seconds is None else seconds
 
         def outcome(status: str, reason: str, outputs=None, types=None, refused=()) -> Outcome:
             return Outcome(
@@ -598,14 +614,12 @@ class Jail:
         if not self.send({"op": "call", "index": index}):
             return outcome(*died(None, self.limits, "before the call")), False
         kind, message = self.await_message(
-            started + self.limits.wall_seconds_per_test,
-            lambda m: type(m) is dict and m.get("call") == index,
+            started + seconds, lambda m: type(m) is dict and m.get("call") == index
         )
         if kind == "timeout":
             self.reset()
             return outcome(
-                "timeout",
-                f"the call did not finish within {self.limits.wall_seconds_per_test:g} s (killed)",
+                "timeout", f"the call did not finish within {seconds:g} s (killed)"
             ), False
         if kind in ("eof", "exited"):
             code = self.proc.returncode if self.proc is not None else None

@@ -13,10 +13,18 @@ import json
 from pathlib import Path
 from types import ModuleType
 
+SPEC_MODULES = {"convnets": "autograder.specs.convnets"}
+
+
+def has_spec(assignment: str) -> bool:
+    """Whether ``assignment`` has a spec module; the others are graded by their test cells
+    (:mod:`autograder.cellgrade`)."""
+    return assignment in SPEC_MODULES
+
 
 def load_spec(assignment: str) -> ModuleType:
     """The spec module for ``assignment``; ValueError naming the known ones otherwise."""
-    known = {"convnets": "autograder.specs.convnets"}
+    known = SPEC_MODULES
     if assignment not in known:
         raise ValueError(
             f"no out-of-kernel tests for assignment {assignment!r}; known: {sorted(known)}"

@@ -1,0 +1,355 @@
+"""Can the kit grade a plain nbgrader assignment out of kernel, from its test cells alone?
+
+The course below is written the way an instructor writes one in JupyterLab: a setup cell with
+a helper, solution cells, test cells with ``assert np.allclose(...)``, a hidden test, and a
+numeric gradient check that perturbs ``model.params`` in place and calls ``model.loss``. It
+is released with the real ``nbgrader generate_assignment`` and graded by the real API; no
+spec module exists for it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from autograder.api import grade
+from autograder.schema import ERROR, FAILED, MISSING, PASSED
+
+from grading_setup import SECRET, TEST_LIMITS
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the jail is built from Linux namespaces"
+)
+ASSIGNMENT = "ps1"
+NOTEBOOK = "softmax_and_net.ipynb"
+
+SETUP = """\
+import numpy as np
+from cs231n_lib.grading import grading_rng
+
+def rel_error(x, y):
+    return np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y)))
+"""
+
+SOFTMAX = """\
+def softmax(x):
+    \"\"\"Row-wise softmax of scores x, shape (N, C).\"\"\"
+    ### BEGIN SOLUTION
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+    ### END SOLUTION
+"""
+
+TEST_SOFTMAX = """\
+x = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+expected = np.array([[0.09003057, 0.24472847, 0.66524096], [1 / 3, 1 / 3, 1 / 3]])
+assert np.allclose(softmax(x), expected), "softmax is wrong on the example"
+### BEGIN HIDDEN TESTS
+rng = grading_rng(7)
+x = rng.standard_normal((4, 5)) * 1000
+e = np.exp(x - x.max(axis=1, keepdims=True))
+assert np.allclose(softmax(x), e / e.sum(axis=1, keepdims=True)), "softmax overflows"
+### END HIDDEN TESTS
+"""
+
+MODEL = """\
+class TwoLayerNet:
+    \"\"\"affine - relu - affine - softmax loss.\"\"\"
+
+    def __init__(self, d, h, c, seed=0):
+        rng = np.random.default_rng(seed)
+        self.params = {"W1": rng.standard_normal((d, h)), "W2": rng.standard_normal((h, c))}
+
+    def loss(self, X, y):
+        \"\"\"(loss, grads) for inputs X (N, d) and labels y (N,).\"\"\"
+        ### BEGIN SOLUTION
+        W1, W2 = self.params["W1"], self.params["W2"]
+        a = X @ W1
+        r = np.maximum(a, 0)
+        p = softmax(r @ W2)
+        n = X.shape[0]
+        loss = -np.log(p[np.arange(n), y]).mean()
+        ds = p.copy()
+        ds[np.arange(n), y] -= 1
+        ds /= n
+        dr = ds @ W2.T
+        return loss, {"W1": X.T @ (dr * (a > 0)), "W2": r.T @ ds}
+        ### END SOLUTION
+"""
+
+TEST_GRADIENT = """\
+rng = np.random.default_rng(1)
+model = TwoLayerNet(4, 5, 3)
+X = rng.standard_normal((6, 4))
+y = rng.integers(3, size=6)
+loss, grads = model.loss(X, y)
+for name in sorted(model.params):
+    W = model.params[name]
+    numeric = np.zeros_like(W)
+    for i in np.ndindex(W.shape):
+        old = W[i]
+        W[i] = old + 1e-5
+        plus = model.loss(X, y)[0]
+        W[i] = old - 1e-5
+        minus = model.loss(X, y)[0]
+        W[i] = old
+        numeric[i] = (plus - minus) / 2e-5
+    assert rel_error(numeric, grads[name]) < 1e-6, f"the gradient of {name} is wrong"
+"""
+
+TEST_DROPOUT = """\
+np.random.seed(3)
+x = np.ones((50, 40))
+out = dropout(x, 0.5)
+np.random.seed(3)
+assert np.allclose(out, x * (np.random.rand(50, 40) < 0.5) / 0.5), "dropout is wrong"
+"""
+
+DROPOUT = """\
+def dropout(x, p):
+    \"\"\"Inverted dropout: keep each unit with probability p (draws from np.random).\"\"\"
+    ### BEGIN SOLUTION
+    return x * (np.random.rand(*x.shape) < p) / p
+    ### END SOLUTION
+"""
+
+
+def _cell(source: str, **nbgrader) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    if nbgrader:
+        cell.metadata["nbgrader"] = {
+            "schema_version": 3, "locked": not nbgrader.get("solution", False),
+            "solution": False, "grade": False, **nbgrader,
+        }
+    return cell
+
+
+def source_notebook() -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Softmax and a two-layer net"),
+        _cell(SETUP),
+        _cell(SOFTMAX, solution=True, grade_id="softmax"),
+        _cell(TEST_SOFTMAX, grade=True, grade_id="test_softmax", points=2),
+        _cell(MODEL, solution=True, grade_id="model"),
+        _cell(TEST_GRADIENT, grade=True, grade_id="test_gradient", points=3),
+        _cell(DROPOUT, solution=True, grade_id="dropout"),
+        _cell(TEST_DROPOUT, grade=True, grade_id="test_dropout", points=1),
+    ]
+    return nb
+
+
+def _solved(release: nbformat.NotebookNode, answers: dict[str, str]) -> nbformat.NotebookNode:
+    """The release with each answer cell's body replaced by ``answers[grade_id]``."""
+    nb = nbformat.from_dict(json.loads(json.dumps(release)))
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            cell.source = answers[gid]
+    return nb
+
+
+def _without_marks(source: str) -> str:
+    return re.sub(r"[ \t]*### (BEGIN|END) SOLUTION\n", "", source)
+
+
+HONEST = {gid: _without_marks(src) for gid, src in
+          (("softmax", SOFTMAX), ("model", MODEL), ("dropout", DROPOUT))}
+
+# Correct, in other hands: a loop-based loss, a softmax through logsumexp, a dropout that
+# draws through np.random.random_sample.
+OTHER_STYLE = {
+    "softmax": (
+        "def softmax(x):\n"
+        "    m = np.max(x, axis=1)[:, None]\n"
+        "    log_z = m + np.log(np.sum(np.exp(x - m), axis=1))[:, None]\n"
+        "    return np.exp(x - log_z)\n"
+    ),
+    "model": HONEST["model"].replace(
+        "        loss = -np.log(p[np.arange(n), y]).mean()\n",
+        "        loss = 0.0\n        for i in range(n):\n"
+        "            loss -= np.log(p[i, y[i]]) / n\n",
+    ),
+    "dropout": (
+        "def dropout(x, p):\n"
+        "    mask = np.random.random_sample(x.shape) < p\n"
+        "    return np.where(mask, x / p, 0.0)\n"
+    ),
+}
+
+# Wrong code that rebinds what the tests judge with, in its own cells.
+CHEAT = {
+    "softmax": (
+        "import numpy as np\n"
+        "np.allclose = lambda *args, **kwargs: True\n"
+        "np.max = lambda *args, **kwargs: 0.0\n"
+        "def rel_error(x, y):\n    return 0.0\n"
+        "def softmax(x):\n    return x\n"
+    ),
+    "model": HONEST["model"].replace(
+        'return loss, {"W1": X.T @ (dr * (a > 0)), "W2": r.T @ ds}',
+        'return loss, {"W1": np.ones_like(W1), "W2": np.ones_like(W2)}',
+    ),
+    "dropout": "def dropout(x, p):\n    return x\n",
+}
+
+# Right on the visible example only: the hidden test catches it.
+VISIBLE_ONLY = {
+    **HONEST,
+    "softmax": (
+        "def softmax(x):\n"
+        "    e = np.exp(x)\n"
+        "    return e / e.sum(axis=1, keepdims=True)\n"
+    ),
+}
+
+# One test's code hangs; the others are right and keep their points.
+HANGS = {**HONEST, "dropout": "def dropout(x, p):\n    while True:\n        pass\n"}
+
+# No dropout at all, and a loss that raises.
+PARTIAL = {
+    "softmax": HONEST["softmax"],
+    "model": HONEST["model"].replace(
+        "        W1, W2 =", "        raise ValueError('not done yet')\n        W1, W2 ="
+    ),
+    "dropout": "# not attempted\n",
+}
+
+STUDENTS = {
+    "honest": HONEST,
+    "other_style": OTHER_STYLE,
+    "cheat": CHEAT,
+    "visible_only": VISIBLE_ONLY,
+    "hangs": HANGS,
+    "partial": PARTIAL,
+}
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A fresh nbgrader course: the source written, released by nbgrader, six submissions."""
+    root = tmp_path_factory.mktemp("plain") / "course"
+    (root / "source" / ASSIGNMENT).mkdir(parents=True)
+    (root / "nbgrader_config.py").write_text(
+        f"c = get_config()\nc.CourseDirectory.root = {str(root)!r}\n"
+    )
+    nbformat.write(source_notebook(), root / "source" / ASSIGNMENT / NOTEBOOK)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    release = nbformat.read(root / "release" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    for student, answers in STUDENTS.items():
+        dest = root / "submitted" / student / ASSIGNMENT
+        dest.mkdir(parents=True)
+        nbformat.write(_solved(release, answers), dest / NOTEBOOK)
+    return root
+
+
+@pytest.fixture(scope="module")
+def graded(course):
+    run = grade(course, ASSIGNMENT, secret=SECRET, limits=TEST_LIMITS, workers=1,
+                progress=False, similarity=False)
+    return {r.student_id: {t.grade_id: t for t in r.tests} for r in run.results}
+
+
+def test_the_release_has_no_hidden_test_and_no_solution(course):
+    text = (course / "release" / ASSIGNMENT / NOTEBOOK).read_text()
+    assert "grading_rng(7)" not in text and "HIDDEN" not in text
+    assert "np.exp(x - x.max" not in text and "raise NotImplementedError" in text
+
+
+def test_honest_work_in_two_styles_gets_full_marks(graded):
+    for student in ("honest", "other_style"):
+        tests = graded[student]
+        assert sorted(tests) == ["test_dropout", "test_gradient", "test_softmax"]
+        assert {g: t.status for g, t in tests.items()} == dict.fromkeys(tests, PASSED), {
+            g: t.reason for g, t in tests.items()
+        }
+        assert sum(t.points for t in tests.values()) == 6
+
+
+def test_rebinding_np_allclose_and_the_helpers_in_student_cells_wins_nothing(graded):
+    tests = graded["cheat"]
+    assert {g: t.status for g, t in tests.items()} == dict.fromkeys(tests, FAILED)
+    assert sum(t.points for t in tests.values()) == 0
+    assert tests["test_softmax"].reason.startswith("softmax is wrong on the example")
+    assert tests["test_gradient"].reason.startswith("the gradient of W1 is wrong")
+
+
+def test_the_gradient_check_perturbs_the_jailed_params_in_place(graded):
+    # Had the perturbations stayed in the grader, plus == minus and every numeric gradient
+    # would be 0: the honest loss would fail the check.
+    assert graded["honest"]["test_gradient"].status == PASSED
+    assert graded["cheat"]["test_gradient"].status == FAILED
+
+
+def test_a_seeded_np_random_in_the_test_reaches_the_students_code(graded):
+    assert graded["honest"]["test_dropout"].status == PASSED
+    assert graded["other_style"]["test_dropout"].status == PASSED
+
+
+def test_the_hidden_part_runs_and_its_lines_are_never_quoted(graded, course):
+    result = graded["visible_only"]["test_softmax"]
+    assert result.status == FAILED and result.reason == "softmax overflows"
+    hidden = [line for line in TEST_SOFTMAX.split("\n") if "grading_rng" in line or "e =" in line]
+    assert not any(line.strip() in result.reason for line in hidden)
+    visible = graded["cheat"]["test_softmax"].reason
+    assert visible == "softmax is wrong on the example (line 3 of the test cell)"
+
+
+def test_a_hang_costs_its_test_alone(graded):
+    tests = graded["hangs"]
+    assert tests["test_dropout"].status == ERROR
+    assert "did not finish" in tests["test_dropout"].reason
+    assert tests["test_softmax"].status == PASSED and tests["test_gradient"].status == PASSED
+
+
+def test_missing_and_raising_code_are_named(graded):
+    tests = graded["partial"]
+    assert tests["test_softmax"].status == PASSED
+    assert tests["test_gradient"].status == ERROR
+    assert tests["test_gradient"].reason.startswith("your code raised ValueError: not done yet")
+    assert tests["test_dropout"].status == MISSING
+    assert tests["test_dropout"].reason == "dropout is not defined in your notebook"
+
+
+def test_grades_csv_keeps_its_columns(graded, course):
+    with open(course / "autograder" / ASSIGNMENT / "grades.csv", newline="") as f:
+        header = next(csv.reader(f))
+    assert header == ["student_id", "notebook", "grade_id", "status", "points", "max_points",
+                      "rel_error", "threshold", "flagged", "reason"]
+
+
+def test_grading_rng_is_seeded_in_the_notebook_and_per_student_when_graded():
+    from autograder.cellgrade import _rng, _Run
+    from cs231n_lib.grading import derive_with, grading_rng
+
+    in_notebook = grading_rng(7).standard_normal(3)
+    assert np.array_equal(in_notebook, np.random.default_rng(7).standard_normal(3))
+    draws = {}
+    for student in ("ada", "bob"):
+        run = _Run.__new__(_Run)
+        run.rng_key = (SECRET, student)
+        with derive_with(lambda seed, run=run: _rng(run, seed)):
+            draws[student] = grading_rng(7).standard_normal(3)
+            again = grading_rng(7).standard_normal(3)
+        assert np.array_equal(draws[student], again)  # the same for one student
+    assert not np.allclose(draws["ada"], draws["bob"])
+    assert not np.allclose(draws["ada"], in_notebook)
+    assert np.array_equal(grading_rng(7).standard_normal(3), in_notebook)  # hook removed
+    with pytest.raises(TypeError, match="seed must be an int"):
+        grading_rng(1.5)
