@@ -94,7 +94,8 @@ test: $(VENV)/.installed-test
 # Regenerate the student release from the source notebooks (nbgrader runs alembic by
 # name, so the environment's bin/ goes on PATH).
 release: $(VENV)/.installed-test
-	cd assignments && PATH="$(abspath $(BIN)):$$PATH" ../$(BIN)/python -m nbgrader generate_assignment convnets --force
+	cd assignments && for a in $(notdir $(wildcard assignments/source/*)); do \
+	  PATH="$(abspath $(BIN)):$$PATH" ../$(BIN)/python -m nbgrader generate_assignment $$a --force || exit 1; done
 
 lint: $(VENV)/.installed-test
 	$(BIN)/python -m ruff check cs231n_lib tests

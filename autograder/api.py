@@ -96,12 +96,22 @@ def not_ignored_by_git(path: Path) -> bool:
     return ignored.returncode != 0  # 0: ignored, 1: not ignored
 
 
-def find_students(course_dir: Path, assignment: str) -> list[str]:
+def student_folders(course_dir: Path) -> list[str]:
     """Student ids with a folder under ``submitted/``, sorted."""
     root = course_dir / "submitted"
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def find_students(course_dir: Path, assignment: str) -> list[str]:
+    """Student ids who submitted ``assignment`` (``submitted/<id>/<assignment>/``), sorted.
+
+    A student folder without it holds other assignments of the course: nbgrader too grades
+    only the submissions that exist.
+    """
+    root = course_dir / "submitted"
+    return [s for s in student_folders(course_dir) if (root / s / assignment).is_dir()]
 
 
 def course_assignments(course_dir: Path) -> list[str]:
@@ -137,12 +147,13 @@ def check_request(
             f"submitted/<student>/{assignment}/*.ipynb)"
         )
     everyone = find_students(course, assignment)
-    if not any((course / "submitted" / s / assignment).is_dir() for s in everyone):
+    if not everyone:
+        folders = student_folders(course)
         raise FileNotFoundError(
             f"no submissions of {assignment!r} in {course / 'submitted'}: "
             + (
-                f"none of its {len(everyone)} student folders has a {assignment}/ folder"
-                if everyone
+                f"none of its {len(folders)} student folders has a {assignment}/ folder"
+                if folders
                 else "it is empty"
             )
             + f" (expected submitted/<student>/{assignment}/*.ipynb)"
@@ -157,7 +168,10 @@ def check_request(
             near += [e for e in everyone if s.lower() in e.lower() and e not in near]
             near = near[:3]
             hint = f" (did you mean {', '.join(near)}?)" if near else ""
-            lines.append(f"no submission from student {s!r} in {course / 'submitted'}{hint}")
+            has_folder = (course / "submitted" / s).is_dir()
+            what = (f"student {s!r} has no {assignment}/ folder" if has_folder
+                    else f"no submission from student {s!r}")
+            lines.append(f"{what} in {course / 'submitted'}{hint}")
         raise ValueError("; ".join(lines))
     return list(dict.fromkeys(students))  # in the order given, once each
 

@@ -267,7 +267,7 @@ def grade_notebook(
         grade_id -> the routines of :mod:`cs231n_lib.refusal` refused while that test runs.
     seconds_per_test : float, optional
         Time a test's calls into the jail may take together; the jail's
-        ``wall_seconds_per_test`` by default.
+        ``test_cell_seconds`` by default (each call also ends at ``wall_seconds_per_test``).
 
     Returns
     -------
@@ -281,7 +281,7 @@ def grade_notebook(
         program,
         (student_defined | nb.solution_names),
         refuse_for,
-        seconds_per_test or jail.limits.wall_seconds_per_test,
+        seconds_per_test or jail.limits.test_cell_seconds,
         _late_indices(jail),
         _group_indices(jail),
     )

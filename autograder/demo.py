@@ -38,13 +38,13 @@ def _cell(nbs: Notebooks, nb: str, grade_id: str) -> dict[str, Any]:
     raise KeyError(f"{nb} has no cell {grade_id!r}")
 
 
-def solved_release(course: Path) -> Notebooks:
+def solved_release(course: Path, assignment: str = ASSIGNMENT) -> Notebooks:
     """The release notebooks with every solution cell filled in as a student would."""
     nbs: Notebooks = {}
-    for path in sorted((course / "release" / ASSIGNMENT).glob("*.ipynb")):
+    for path in sorted((course / "release" / assignment).glob("*.ipynb")):
         release = json.loads(path.read_text(encoding="utf-8"))
         source = json.loads(
-            (course / "source" / ASSIGNMENT / path.name).read_text(encoding="utf-8")
+            (course / "source" / assignment / path.name).read_text(encoding="utf-8")
         )
         answers = {
             nbgrader_meta(c)["grade_id"]: c
@@ -61,10 +61,10 @@ def solved_release(course: Path) -> Notebooks:
     return nbs
 
 
-def release_notebooks(course: Path) -> Notebooks:
+def release_notebooks(course: Path, assignment: str = ASSIGNMENT) -> Notebooks:
     return {
         p.name: json.loads(p.read_text(encoding="utf-8"))
-        for p in sorted((course / "release" / ASSIGNMENT).glob("*.ipynb"))
+        for p in sorted((course / "release" / assignment).glob("*.ipynb"))
     }
 
 
@@ -404,6 +404,106 @@ SUBMISSIONS: dict[str, Callable[[Notebooks, Path], list[str]]] = {
 }
 
 
+# --- the second assignment, graded by its own test cells (no spec module) -----------------------
+
+DROPOUT = "dropout"
+DROPOUT_NB = "dropout.ipynb"
+DROPOUT_TESTS = ["test_dropout_forward", "test_dropout_backward", "test_dropout_net"]
+
+
+def _dropout_other_style(nbs: Notebooks) -> list[str]:
+    # Correct, written differently: random_sample for the mask, np.where for the scaling.
+    set_code(nbs, DROPOUT_NB, "dropout_forward", _DROPOUT_OTHER_FORWARD)
+    set_code(nbs, DROPOUT_NB, "dropout_backward", _DROPOUT_OTHER_BACKWARD)
+    return []
+
+
+_DROPOUT_OTHER_FORWARD = """
+def dropout_forward(x, dropout_param):
+    if "seed" in dropout_param:
+        np.random.seed(dropout_param["seed"])
+    if dropout_param["mode"] != "train":
+        return x, (dropout_param, None)
+    keep = np.random.random_sample(x.shape) < dropout_param["p"]
+    return np.where(keep, x / dropout_param["p"], 0.0), (dropout_param, keep)
+"""
+
+_DROPOUT_OTHER_BACKWARD = """
+def dropout_backward(dout, cache):
+    param, keep = cache
+    return dout if keep is None else np.where(keep, dout / param["p"], 0.0)
+"""
+
+
+def _dropout_unscaled(nbs: Notebooks) -> list[str]:
+    # Forgets to divide by p: the mean changes; the gradient stays consistent with it.
+    cell = _cell(nbs, DROPOUT_NB, "dropout_forward")
+    cell["source"] = cell_source(cell).replace("out = x * mask / p", "out = x * mask")
+    cell = _cell(nbs, DROPOUT_NB, "dropout_backward")
+    cell["source"] = cell_source(cell).replace(' * mask / dropout_param["p"]', " * mask")
+    return ["test_dropout_forward"]
+
+
+def _dropout_rebinds_judges(nbs: Notebooks) -> list[str]:
+    # Wrong code, with everything the tests judge by rebound in the student's own cells.
+    append_code(nbs, DROPOUT_NB, "dropout_forward", """
+np.allclose = lambda *args, **kwargs: True
+np.array_equal = lambda *args, **kwargs: True
+rel_error = lambda x, y: 0.0
+check_close = lambda *args, **kwargs: 0.0
+eval_numerical_gradient = lambda f, x, **kwargs: np.zeros_like(x)
+eval_numerical_gradient_array = lambda f, x, df, **kwargs: np.zeros_like(x)
+def dropout_forward(x, dropout_param):
+    return x, (dropout_param, None)
+""")
+    set_code(nbs, DROPOUT_NB, "dropout_backward",
+             "def dropout_backward(dout, cache):\n    return 0 * dout\n")
+    return DROPOUT_TESTS
+
+
+def _dropout_hangs(nbs: Notebooks) -> list[str]:
+    set_code(nbs, DROPOUT_NB, "dropout_backward",
+             "def dropout_backward(dout, cache):\n    while True:\n        pass\n")
+    return ["test_dropout_backward", "test_dropout_net"]
+
+
+def _dropout_numeric_backward(nbs: Notebooks) -> list[str]:
+    # A backward pass through the provided numerical gradient: refused while the tests run.
+    set_code(nbs, DROPOUT_NB, "dropout_backward", """
+def dropout_backward(dout, cache):
+    param, mask = cache
+    if mask is None:
+        return dout
+    ones = np.ones_like(dout)
+    scale = eval_numerical_gradient_array(lambda u: u * mask / param["p"], ones, ones)
+    return dout * scale
+""")
+    return ["test_dropout_backward", "test_dropout_net"]
+
+
+DROPOUT_SUBMISSIONS: dict[str, Callable[[Notebooks], list[str]]] = {
+    "honest_alice": lambda nbs: [],
+    "honest_dora_other_style": _dropout_other_style,
+    "wrong_unscaled": _dropout_unscaled,
+    "cheat_rebinds_judges": _dropout_rebinds_judges,
+    "cheat_numeric_backward": _dropout_numeric_backward,
+    "crash_hangs": _dropout_hangs,
+}
+
+
+def build_dropout_class(dest: Path) -> dict[str, list[str]]:
+    """Submissions of the dropout assignment in the course at ``dest`` (release in place);
+    return student -> the test grade ids each should lose."""
+    expected: dict[str, list[str]] = {}
+    for student, make in DROPOUT_SUBMISSIONS.items():
+        nbs = solved_release(dest, DROPOUT)
+        expected[student] = make(nbs)
+        _write(dest / "submitted" / student / DROPOUT, nbs)
+    _write(dest / "submitted" / "release_untouched" / DROPOUT, release_notebooks(dest, DROPOUT))
+    expected["release_untouched"] = list(DROPOUT_TESTS)
+    return expected
+
+
 def _write(folder: Path, nbs: Notebooks) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, nb in nbs.items():
@@ -494,6 +594,8 @@ def build_demo_course(
     if bad and only is None:
         for student, kind in bad_submissions(dest, submitted).items():
             expected[student] = [f"problem:{kind}"]
+    if only is None and (dest / "release" / DROPOUT).is_dir():
+        build_dropout_class(dest)
     return expected
 
 
@@ -529,6 +631,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(grade_table(run.results))
     print("\n" + legend(run.results))
+    start = time.perf_counter()
+    second = grade(
+        dest, DROPOUT, workers=args.workers, secret="demo-secret", regrade=True, limits=limits
+    )
+    print(
+        f"\nThe second assignment, {DROPOUT}, graded by its own test cells (no spec module): "
+        f"{len(second.results)} submissions in {time.perf_counter() - start:.1f} s\n"
+    )
+    print(grade_table(second.results))
     print(
         f"\nReports: {run.out_dir}/grades.csv, feedback/<student>.html, "
         "gradescope/<student>/results.json, summary.json, scores.png, similarity.csv and "

@@ -227,11 +227,20 @@ def serve(ns, request):
                   "message": " ".join(str(exc).split())[:300]}
     after = rng_state()
     moved = after[2] != before[2] or not np.array_equal(after[1], before[1])
-    out = {"answer": answer, "rng": None}
+    out = {"answer": answer, "rng": None, "table": []}
     if moved:
         arrays.append(after[1])
         out["rng"] = [after[0], {A: len(arrays)}, after[2], after[3], after[4]]
-    return [out, *arrays]
+    if not arrays:
+        return [out]
+    # One output for all arrays (one file, not one per array): their bytes end to end.
+    chunks, offset = [], 0
+    for a in arrays:
+        raw = np.ascontiguousarray(a).tobytes()
+        out["table"].append([a.dtype.str, list(a.shape), offset, len(raw)])
+        chunks.append(raw)
+        offset += len(raw)
+    return [out, np.frombuffer(b"".join(chunks), dtype=np.uint8)]
 '''
 
 STUB = """
@@ -289,7 +298,7 @@ def _student_exception(name: str, message: str) -> StudentError:
 class Handle:
     """An object of the student's, living in the jail; see the module docstring."""
 
-    __slots__ = ("_link", "_id", "_type", "_callable", "_generation", "_root")
+    __slots__ = ("_link", "_id", "_type", "_callable", "_generation", "_root", "_methods")
 
     def __init__(self, link: Link, ident: int, type_name: str, is_callable: bool, root: Any):
         object.__setattr__(self, "_link", link)
@@ -298,6 +307,7 @@ class Handle:
         object.__setattr__(self, "_callable", is_callable)
         object.__setattr__(self, "_generation", link.generation)
         object.__setattr__(self, "_root", root)
+        object.__setattr__(self, "_methods", {})  # names known to be methods: no round trip
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._link.request("call", self, args=args, kwargs=kwargs)
@@ -305,9 +315,15 @@ class Handle:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):  # copy, pickle and IPython probes
             raise AttributeError(name)
-        return self._link.request("getattr", self, name=name, root=(self, [("attr", name)]))
+        if name in self._methods:
+            return self._methods[name]
+        value = self._link.request("getattr", self, name=name, root=(self, [("attr", name)]))
+        if isinstance(value, BoundMethod):
+            self._methods[name] = value
+        return value
 
     def __setattr__(self, name: str, value: Any) -> None:
+        self._methods.pop(name, None)
         self._link.request("setattr", self, name=name, value=value)
 
     def __getitem__(self, key: Any) -> Any:
@@ -381,6 +397,7 @@ class Link:
         self.rng_sent: Any = None
         self.test_id = "cells"
         self.deadline = float("inf")
+        self.budget = float("inf")
         self.refused: list[str] = []
 
     # -- lifetime --------------------------------------------------------------------------------
@@ -400,6 +417,7 @@ class Link:
 
     def begin_test(self, test_id: str, seconds: float) -> None:
         self.test_id = test_id
+        self.budget = seconds
         self.deadline = time.monotonic() + seconds
         self.refused = []
 
@@ -430,8 +448,11 @@ class Link:
         call = Call(self.test_id, STUB, (_outgoing(message, "the request"),))
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
-            raise StudentError("timeout", "the test ran out of time in your code")
-        outcome = self._call(call, remaining)
+            raise StudentError(
+                "timeout", f"the test's calls of your code took more than {self.budget:g} s "
+                "together (stopped)"
+            )
+        outcome = self._call(call, min(remaining, self.jail.limits.wall_seconds_per_test))
         if outcome.refused:
             self.refused += [r for r in outcome.refused if r not in self.refused]
         if outcome.status != "ok":  # _call has marked the link dead if the loader ended
@@ -465,8 +486,7 @@ class Link:
 
     def _call(self, call: Call, seconds: float | None) -> Outcome:
         index = next(self.indices)
-        self.jail.write_call(index, call)
-        outcome, healthy = self.jail.call(index, call, seconds)
+        outcome, healthy = self.jail.late_call(index, call, seconds)
         if not healthy or not self.jail.alive():
             self._died(outcome.reason or "the jail ended")
         return outcome
@@ -489,9 +509,10 @@ class Link:
     def _read(self, outcome: Outcome) -> Any:
         outputs = outcome.outputs or []
         try:
-            head, arrays = outputs[0], outputs[1:]
-            if type(head) is not dict or "answer" not in head:
+            head = outputs[0]
+            if type(head) is not dict or "answer" not in head or len(outputs) > 2:
                 raise ValueError("no answer")
+            arrays = _unpack(head.get("table"), outputs[1] if len(outputs) == 2 else None)
             state = head.get("rng")
             if state is not None:
                 name, keys, pos, has_gauss, cached = _incoming(state, arrays, self)
@@ -508,6 +529,37 @@ class Link:
         if type(answer) is dict and RAISED in answer:
             raise _student_exception(str(answer[RAISED])[:100], str(answer.get("message", "")))
         return answer
+
+
+def _unpack(table: Any, blob: Any) -> list[np.ndarray]:
+    """The arrays of an answer: each table entry [dtype, shape, offset, nbytes] is checked
+    against the blob (plain numeric dtypes, non-negative dimensions, sizes that add up)."""
+    if type(table) is not list or (table and (type(blob) is not np.ndarray
+                                              or blob.dtype != np.uint8 or blob.ndim != 1)):
+        raise ValueError("a bad array table")
+    arrays = []
+    for entry in table:
+        if type(entry) is not list or len(entry) != 4:
+            raise ValueError("a bad array entry")
+        descr, shape, offset, nbytes = entry
+        if type(descr) is not str or len(descr) > 8:
+            raise ValueError("a bad dtype")
+        dtype = np.dtype(descr)
+        if dtype.kind not in ARRAY_KINDS or dtype.fields is not None or dtype.subdtype:
+            raise ValueError("a dtype that is not plain numbers")
+        if (type(shape) is not list or len(shape) > 32
+                or not all(type(n) is int and n >= 0 for n in shape)):
+            raise ValueError("a bad shape")
+        if type(offset) is not int or type(nbytes) is not int or offset < 0:
+            raise ValueError("a bad offset")
+        if nbytes != int(np.prod(shape, dtype=object)) * dtype.itemsize:
+            raise ValueError("a size that does not match the shape")
+        if offset + nbytes > blob.size:
+            raise ValueError("an array past the end of the data")
+        flat = np.frombuffer(blob, dtype=dtype, count=nbytes // max(dtype.itemsize, 1),
+                             offset=offset) if nbytes else np.empty(0, dtype=dtype)
+        arrays.append(flat.reshape(shape).copy())
+    return arrays
 
 
 def _same_state(a: tuple, b: tuple) -> bool:

@@ -424,16 +424,10 @@ def _serve_call(index: int, group: dict, arrays, ns: dict, config: dict, work_fd
     return report
 
 
-def _serve_late_call(index: int, ns: dict, config: dict, work_fd: int, np, refusal) -> dict:
-    """Call ``index`` from ``call-<index>.json`` and ``.bin``, written after the group's files."""
-    base = os.path.join(config["inputs"], f"call-{index}")
-    try:
-        with open(base + ".json", encoding="utf-8") as f:
-            late = json.load(f)
-    except (OSError, ValueError) as err:
-        reason = f"the grader's call is unreadable: {err}"
-        return {"call": index, "status": "error", "reason": reason}
-    with open(base + ".bin", "rb") as f:
+def _serve_late_call(index: int, late: dict, ns: dict, config: dict, work_fd: int, np,
+                     refusal) -> dict:
+    """Call ``index`` as the command gave it; its arrays are at their offsets in ``late.bin``."""
+    with open(os.path.join(config["inputs"], "late.bin"), "rb") as f:
         group = {"calls": {str(index): late["spec"]}}
         return _serve_call(index, group, (f, late["offsets"]), ns, config, work_fd, np, refusal)
 
@@ -462,12 +456,14 @@ def loader(group: int, commands: int, config: dict, np, refusal) -> None:
     send({"ready": group, "cells": failed})
     stream = os.fdopen(commands, "r", encoding="utf-8")
     for line in stream:
-        index = int(json.loads(line)["call"])
-        if str(index) in spec["calls"]:
+        request = json.loads(line)
+        index = int(request["call"])
+        if request.get("late") is not None:  # chosen after the cells ran (autograder.handles)
+            report = _serve_late_call(index, request["late"], module.__dict__, config, work_fd,
+                                      np, refusal)
+        else:
             report = _serve_call(index, spec, arrays, module.__dict__, config, work_fd, np,
                                  refusal)
-        else:  # a call the grader chose after the cells ran (autograder.handles)
-            report = _serve_late_call(index, module.__dict__, config, work_fd, np, refusal)
         _flush()
         send(report)
         if report["status"] == "memory":  # after a MemoryError the heap may be in any state
@@ -614,7 +610,8 @@ def main(argv: list[str]) -> int:
                 send({"call": index, "status": "crashed", "exit": None})
                 continue
             try:
-                os.write(to_loader, (json.dumps({"call": index}) + "\n").encode())
+                forward = {"call": index, "late": message.get("late")}
+                os.write(to_loader, (json.dumps(forward) + "\n").encode())
                 outstanding = index
             except OSError:
                 send({"call": index, "status": "crashed", "exit": None})

@@ -12,6 +12,9 @@ class Limits:
 
     wall_seconds_per_test: float = 20.0  # one call, enforced by the parent (kill on expiry)
     load_seconds: float = 30.0  # running one notebook's cells before its first test
+    # A test cell's calls into the jail together (assignments graded by their own test cells,
+    # autograder.cellgrade); each call still ends at wall_seconds_per_test.
+    test_cell_seconds: float = 60.0
     cpu_seconds: int = 120  # RLIMIT_CPU of each process in the jail
     memory_mb: int = 2048  # RLIMIT_AS of each process in the jail
     max_processes: int = 32  # processes and threads in the jail (cgroup pids, else RLIMIT_NPROC)

@@ -13,6 +13,7 @@ Imports: NumPy, the standard library, and the sandbox's own modules.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import secrets
@@ -288,6 +289,7 @@ class Jail:
             os.chown(self.inputs, 0, uid)
             os.chown(self.work, uid, uid)
         self.work_fd = os.open(self.work, os.O_RDONLY | os.O_DIRECTORY)
+        self.late_fd: int | None = None  # inputs/late.bin, see late_call
         self.proc: subprocess.Popen | None = None
         self.cgroup: Cgroup | None = None
         self.texts: list[str] = []
@@ -313,17 +315,27 @@ class Jail:
         }
         (self.inputs / f"group-{index}.json").write_text(json.dumps(spec), encoding="utf-8")
 
-    def write_call(self, index: int, call: Call) -> None:
-        """Write call ``index`` for the group loaded now, after its cells ran: a call the grader
-        chose from the answers to earlier ones (:mod:`autograder.handles`)."""
+    def late_call(self, index: int, call: Call, seconds: float | None = None
+                  ) -> tuple[Outcome, bool]:
+        """Run ``call`` on the group loaded now, after its cells ran: a call the grader chose
+        from the answers to earlier ones (:mod:`autograder.handles`). The call travels on the
+        command pipe; its arrays go to one file, ``late.bin``, rewritten in place each time
+        (creating files is the slow part of a call on some disks)."""
         spec, arrays = encode_call(index, call)
         offsets = {}
-        with open(self.inputs / f"call-{index}.bin", "wb") as f:
-            for name, array in arrays:
-                offsets[name] = f.tell()
-                np.lib.format.write_array(f, array, allow_pickle=False)
-        late = json.dumps({"spec": spec, "offsets": offsets})
-        (self.inputs / f"call-{index}.json").write_text(late, encoding="utf-8")
+        if self.late_fd is None:
+            self.late_fd = os.open(self.inputs / "late.bin", os.O_RDWR | os.O_CREAT, 0o640)
+            if self.uid is not None:
+                os.fchown(self.late_fd, 0, self.uid)
+        buffer = io.BytesIO()
+        for name, array in arrays:
+            offsets[name] = buffer.tell()
+            np.lib.format.write_array(buffer, array, allow_pickle=False)
+        data = memoryview(buffer.getbuffer())
+        written = 0
+        while written < len(data):
+            written += os.pwrite(self.late_fd, data[written:], written)
+        return self.call(index, call, seconds, late={"spec": spec, "offsets": offsets})
 
     # -- the process -----------------------------------------------------------------------------
 
@@ -488,6 +500,9 @@ class Jail:
         """
         self.result_bytes = 0
         self.texts = []
+        if self.late_fd is not None:
+            os.close(self.late_fd)
+            self.late_fd = None
         for leftover in self.inputs.iterdir():
             leftover.unlink()
         if not self.alive():
@@ -539,6 +554,9 @@ class Jail:
     def close(self) -> str:
         self.stop_process()
         os.close(self.work_fd)
+        if self.late_fd is not None:
+            os.close(self.late_fd)
+            self.late_fd = None
         _remove_tree(self.base)
         return "".join(self.texts)
 
@@ -591,7 +609,8 @@ class Jail:
                     errors.append({"label": clip(c["label"], 100), "reason": clip(c["reason"])})
         return None, errors
 
-    def call(self, index: int, call: Call, seconds: float | None = None) -> tuple[Outcome, bool]:
+    def call(self, index: int, call: Call, seconds: float | None = None,
+             late: dict | None = None) -> tuple[Outcome, bool]:
         """Run call ``index`` of the loaded group; (Outcome, whether the loader is still usable).
 
         ``seconds`` replaces the limit's ``wall_seconds_per_test`` (what a test has left).
@@ -611,7 +630,10 @@ class Jail:
                 "bad_output",
                 f"the submission's outputs went past {self.limits.max_submission_result_mb} MB",
             ), True
-        if not self.send({"op": "call", "index": index}):
+        message = {"op": "call", "index": index}
+        if late is not None:
+            message["late"] = late
+        if not self.send(message):
             return outcome(*died(None, self.limits, "before the call")), False
         kind, message = self.await_message(
             started + seconds, lambda m: type(m) is dict and m.get("call") == index
