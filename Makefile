@@ -55,7 +55,7 @@ $(VENV)/.installed-student: $(BIN)/python $(PKG_FILES)
 # then the naive-vs-fast timing table (the benchmark's short run, the notebooks' code).
 demo: $(VENV)/.installed-kit
 	$(BIN)/python -m autograder.demo --dest demo-output/course --workers 2
-	$(BIN)/python -m cs231n_lib.bench --quick --out demo-output/bench
+	$(BIN)/python -m autograder.timing --quick --out demo-output/bench
 
 # A student's setup: the kit and JupyterLab, and a copy of the release in a working
 # folder outside this checkout (WORK=... to choose it). An existing folder is never
@@ -78,7 +78,7 @@ student: $(VENV)/.installed-student
 # The full benchmark: every shape, a training step and one epoch's peak memory, side by
 # side with PyTorch when it is installed (pip install torch). A few minutes.
 bench: $(VENV)/.installed-kit
-	$(BIN)/python -m cs231n_lib.bench --out bench-results
+	$(BIN)/python -m autograder.timing --out bench-results
 
 # The demo class graded by the autograder and by plain `nbgrader autograde` (~15 min).
 bench-autograde: $(VENV)/.installed-test
@@ -86,7 +86,7 @@ bench-autograde: $(VENV)/.installed-test
 
 # A short tour of the library: backend, naive-vs-fast timing, a short training run.
 tour: $(VENV)/.installed-kit
-	$(BIN)/python -m cs231n_lib.tour
+	$(BIN)/python -m autograder.timing --tour
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest

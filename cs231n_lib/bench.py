@@ -8,8 +8,9 @@ spread between the two; a table whose rows were disturbed by other work on
 the machine says so, names them and asks for a re-run (:func:`busy_rows`).
 
 The naive layers and the ThreeLayerConvNet are the students' work, not part of
-the library: pass your own (the notebooks do), or, in the kit's repository,
-they are taken from the instructor's source notebooks.
+the library, and the library never reads the course: pass your own
+(``main(naive=...)``; the notebooks call ``conv_rows`` and ``pool_rows`` with theirs).
+In the kit's repository ``python -m autograder.timing`` runs this with the instructor's.
 
 Imports: NumPy, the standard library, ``cs231n_lib`` itself; PyTorch and
 matplotlib only when present / asked for.
@@ -18,8 +19,6 @@ matplotlib only when present / asked for.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import os
 import platform
@@ -49,7 +48,6 @@ NAIVE_NAMES = (
     "max_pool_backward_naive",
     "ThreeLayerConvNet",
 )
-SOURCE_NOTEBOOKS = Path(__file__).resolve().parents[1] / "assignments" / "source" / "convnets"
 CIFAR_TRAIN = 49000
 
 
@@ -93,41 +91,6 @@ def time_runs(
 def time_call(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> float:
     """Median wall time of ``fn()`` in seconds over ``repeats`` runs after ``warmup`` runs."""
     return statistics.median(time_runs(fn, repeats, warmup))
-
-
-def load_naive_layers(folder: Path = SOURCE_NOTEBOOKS) -> dict[str, Any]:
-    """The naive layers and ThreeLayerConvNet of the source notebooks' solution cells.
-
-    Only in the kit's repository, where the instructor's notebooks are; ``{}``
-    elsewhere. The cells are the instructor's own code and are run as such:
-    never point this at students' notebooks.
-    """
-    found: dict[str, Any] = {}
-    for path in sorted(Path(folder).glob("*.ipynb")):
-        try:
-            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-        except (OSError, ValueError, KeyError):
-            continue
-        namespace: dict[str, Any] = {"np": np, "__name__": "naive_reference"}
-        seen_solution = False
-        for cell in cells:
-            source = "".join(cell.get("source", ""))
-            meta = cell.get("metadata", {}).get("nbgrader", {})
-            solution = cell.get("cell_type") == "code" and "### BEGIN SOLUTION" in source
-            # Setup: the ungraded code cells before the first solution (imports, constants).
-            setup = cell.get("cell_type") == "code" and not meta and not seen_solution
-            seen_solution = seen_solution or solution
-            if setup or solution:
-                code = "\n".join(
-                    ln for ln in source.splitlines() if not ln.lstrip().startswith("%")
-                )
-                try:
-                    with contextlib.redirect_stdout(io.StringIO()):  # setup cells print
-                        exec(compile(code, path.name, "exec"), namespace)  # noqa: S102
-                except Exception:  # noqa: BLE001 - a cell needing more context is skipped
-                    continue
-        found.update({n: namespace[n] for n in NAIVE_NAMES if callable(namespace.get(n))})
-    return found
 
 
 def _scaled(a: Any, b: Any) -> float:
@@ -471,7 +434,7 @@ def _side_by_side_runs(
 def course_solver(naive: dict[str, Any], data: dict[str, Any], dtype: Any, **options: Any) -> Any:
     """The course's training set-up: ThreeLayerConvNet (weight scale 1e-3), Adam, batch 50.
 
-    ``naive`` holds the model class (``load_naive_layers``); ``options`` go to the
+    ``naive`` holds the model class (``naive["ThreeLayerConvNet"]``); ``options`` go to the
     Solver on top of these (one epoch, quiet, seeded).
     """
     from cs231n_lib.solver import Solver
@@ -553,7 +516,7 @@ def _peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
-def _epoch_child(num_train: int, epochs: int) -> None:
+def _epoch_child(num_train: int, epochs: int, naive: dict[str, Any]) -> None:
     """In a fresh process: load the data, run ``Solver.train``, print the peak resident memory.
 
     The run is the course's: ThreeLayerConvNet in float32, Adam, batch 50,
@@ -562,9 +525,7 @@ def _epoch_child(num_train: int, epochs: int) -> None:
     from cs231n_lib.data_utils import get_offline_data
 
     data = get_offline_data(num_training=num_train, num_validation=1000, num_test=0)
-    solver = course_solver(
-        load_naive_layers(), data, np.float32, num_epochs=epochs, num_train_samples=1000
-    )
+    solver = course_solver(naive, data, np.float32, num_epochs=epochs, num_train_samples=1000)
     start = time.perf_counter()
     solver.train()
     seconds = time.perf_counter() - start
@@ -583,13 +544,18 @@ def _epoch_child(num_train: int, epochs: int) -> None:
     )
 
 
-def memory_row(num_train: int, epochs: int = 1) -> dict[str, Any]:
-    """Peak resident memory of a float32 training run in a fresh process."""
+def memory_row(num_train: int, epochs: int = 1, child: str = "cs231n_lib.bench"
+               ) -> dict[str, Any]:
+    """Peak resident memory of a float32 training run in a fresh process.
+
+    ``child`` is the module run as ``python -m child --epoch-child``: one whose ``main``
+    passes the model class on (this one, given it, or :mod:`autograder.timing`).
+    """
     res = subprocess.run(
         [
             sys.executable,
             "-m",
-            "cs231n_lib.bench",
+            child,
             "--epoch-child",
             str(num_train),
             str(epochs),
@@ -874,10 +840,14 @@ def chart(rows: list[dict[str, Any]], path: Path | None = None) -> Any:
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, naive: dict[str, Any] | None = None,
+         child: str = "cs231n_lib.bench") -> int:
+    """The benchmark. ``naive``: the naive layers and ThreeLayerConvNet to time (their rows
+    are left out without them); ``child``: the module of the peak-memory run."""
     argv = sys.argv[1:] if argv is None else argv
+    naive = dict(naive or {})
     if argv[:1] == ["--epoch-child"]:
-        _epoch_child(int(argv[1]), int(argv[2]))
+        _epoch_child(int(argv[1]), int(argv[2]), naive)
         return 0
     parser = argparse.ArgumentParser(
         prog="python -m cs231n_lib.bench", description=__doc__.split("\n")[0]
@@ -893,7 +863,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     repeats = args.repeats or (2 if args.quick else 15)
-    naive = load_naive_layers()
+    if not naive:
+        print("bench: no naive layers given: their rows are left out (in the kit's "
+              "repository, run python -m autograder.timing)", file=sys.stderr)
     torch = _torch()
     dtypes = (np.float32, np.float64)
     ceilings = {
@@ -917,7 +889,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += training_rows(d, naive, 3 if args.quick else 20)
     num_train = 2000 if args.quick else CIFAR_TRAIN
     step(f"one float32 training epoch on {num_train} images in a fresh process (peak memory)")
-    memory = memory_row(num_train)
+    memory = memory_row(num_train, child=child)
     found = targets(rows, memory, fast_layers.BACKEND)
     if args.quick:  # too few repeats and a small memory run: report, judge nothing
         for t in found:

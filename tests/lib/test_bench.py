@@ -6,6 +6,7 @@ Timings are not asserted (a benchmark is not a timed test); agreement is.
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -297,10 +298,9 @@ def test_chart_leaves_a_gap_for_a_missing_path_and_hatches_busy_bars():
 
 def test_the_notebooks_timing_cells_print_this_table_and_chart():
     """The warning reaches the students only if their timing cells print format_table."""
-    from cs231n_lib.bench import SOURCE_NOTEBOOKS
-
+    source = Path(__file__).resolve().parents[2] / "assignments" / "source" / "convnets"
     for name in ("01_convolution", "02_pooling_and_fast_layers"):
-        cells = json.loads((SOURCE_NOTEBOOKS / f"{name}.ipynb").read_text())["cells"]
+        cells = json.loads((source / f"{name}.ipynb").read_text())["cells"]
         timing = [
             "".join(c["source"])
             for c in cells
@@ -309,3 +309,28 @@ def test_the_notebooks_timing_cells_print_this_table_and_chart():
         ]
         assert len(timing) == 1, name
         assert "print(format_table(rows" in timing[0] and "chart(rows)" in timing[0], name
+
+
+def test_the_library_never_reads_the_course():
+    """Data flows one way: no module of cs231n_lib names the course's folder."""
+    lib = Path(__file__).resolve().parents[2] / "cs231n_lib"
+    for path in sorted(lib.rglob("*.py")) + sorted(lib.rglob("*.pyx")):
+        text = path.read_text(encoding="utf-8")
+        assert '"assignments"' not in text and "'assignments'" not in text, path.name
+        assert "assignments/source" not in text, path.name
+
+
+def test_the_developer_timing_takes_the_naive_layers_from_the_source_notebooks():
+    import numpy as np
+
+    from autograder.timing import naive_layers
+    from cs231n_lib.bench import NAIVE_NAMES
+    from cs231n_lib.fast_layers import conv_forward_fast
+
+    naive = naive_layers()
+    assert sorted(naive) == sorted(NAIVE_NAMES)
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((2, 3, 7, 7)), rng.standard_normal((4, 3, 3, 3)), np.zeros(4)
+    param = {"stride": 2, "pad": 1}
+    assert np.allclose(naive["conv_forward_naive"](x, w, b, param)[0],
+                       conv_forward_fast(x, w, b, param)[0], rtol=1e-10, atol=1e-12)
