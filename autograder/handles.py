@@ -60,7 +60,7 @@ HANDLE, ARRAY, TUPLE, DICT, DTYPE, TYPE, RAISED, METHOD, UNDEFINED, SLICE = (
 # nothing: a student who breaks it breaks only the answers to their own tests.
 
 DRIVER = r'''
-import builtins, sys, types
+import builtins, copy, sys, types
 import numpy as np
 
 H, A, T, D, DT, TY, RAISED, M, UNDEF, SL = (
@@ -175,6 +175,40 @@ def write_back(ns, root, path, value):
             parent[key] = value
 
 
+def mutable_data(value):
+    return type(value) in (np.ndarray, list, dict) and is_data(value)
+
+
+def same(a, b):
+    if type(a) is not type(b):
+        return False
+    if type(a) is np.ndarray:
+        return a.shape == b.shape and a.dtype == b.dtype and bool(
+            np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+    if type(a) in (list, tuple):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if type(a) is dict:
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if type(a) is float and a != a:
+        return b != b
+    return a == b
+
+
+def invoke(fn, args, kwargs, arrays, mutated):
+    """fn(*args, **kwargs), wrapped; the data arguments it changed go to ``mutated``, as a
+    caller in the notebook would see them changed (bn_param's running mean, say)."""
+    before = [copy.deepcopy(a) if mutable_data(a) else None for a in args]
+    before_kw = {k: copy.deepcopy(v) for k, v in kwargs.items() if mutable_data(v)}
+    answer = wrap(fn(*args, **kwargs), arrays)
+    for i, a in enumerate(args):
+        if before[i] is not None and not same(before[i], a):
+            mutated["args"][str(i)] = wrap(a, arrays)
+    for k, old in before_kw.items():
+        if not same(old, kwargs[k]):
+            mutated["kwargs"][k] = wrap(kwargs[k], arrays)
+    return answer
+
+
 def rng_state():
     name, keys, pos, has_gauss, cached = np.random.get_state()
     return [name, keys, int(pos), int(has_gauss), float(cached)]
@@ -190,6 +224,7 @@ def serve(ns, request):
     before = rng_state()
     arrays = []
     op = request["op"]
+    mutated = {"args": {}, "kwargs": {}}
     try:
         if op == "globals":
             answer = {D: {n: (wrap(ns[n], arrays) if n in ns else {UNDEF: True})
@@ -197,10 +232,10 @@ def serve(ns, request):
         else:
             target = objects[request["target"]]
             if op == "call":
-                answer = wrap(target(*request["args"], **request["kwargs"]), arrays)
+                answer = invoke(target, request["args"], request["kwargs"], arrays, mutated)
             elif op == "call_method":
                 method = getattr(target, request["name"])
-                answer = wrap(method(*request["args"], **request["kwargs"]), arrays)
+                answer = invoke(method, request["args"], request["kwargs"], arrays, mutated)
             elif op == "getattr":
                 value = getattr(target, request["name"])
                 if isinstance(value, types.MethodType) and value.__self__ is target:
@@ -227,7 +262,7 @@ def serve(ns, request):
                   "message": " ".join(str(exc).split())[:300]}
     after = rng_state()
     moved = after[2] != before[2] or not np.array_equal(after[1], before[1])
-    out = {"answer": answer, "rng": None, "table": []}
+    out = {"answer": answer, "rng": None, "table": [], "mutated": mutated}
     if moved:
         arrays.append(after[1])
         out["rng"] = [after[0], {A: len(arrays)}, after[2], after[3], after[4]]
@@ -457,7 +492,9 @@ class Link:
             self.refused += [r for r in outcome.refused if r not in self.refused]
         if outcome.status != "ok":  # _call has marked the link dead if the loader ended
             raise StudentError(outcome.status, outcome.reason, tuple(outcome.refused))
-        answer = self._read(outcome)
+        answer, mutated = self._read(outcome)
+        if mutated:
+            _apply_mutations(mutated, fields.get("args", ()), fields.get("kwargs", {}))
         if op == "getattr" and type(answer) is dict and answer.get(METHOD) is True:
             return BoundMethod(target, fields["name"])
         if root is not None and _mutable(answer):
@@ -520,6 +557,11 @@ class Link:
                 np.random.set_state((name, keys, pos, has_gauss, cached))  # noqa: NPY002
             self.rng_sent = np.random.get_state()  # noqa: NPY002
             answer = _incoming(head["answer"], arrays, self)
+            mutated = head.get("mutated")
+            if mutated is not None:
+                if type(mutated) is not dict or set(mutated) - {"args", "kwargs"}:
+                    raise ValueError("a bad record of changed arguments")
+                mutated = {k: _incoming({DICT: v}, arrays, self) for k, v in mutated.items()}
         except StudentError:
             raise
         except Exception as err:  # noqa: BLE001 - whatever came out is hostile data
@@ -528,7 +570,42 @@ class Link:
             ) from None
         if type(answer) is dict and RAISED in answer:
             raise _student_exception(str(answer[RAISED])[:100], str(answer.get("message", "")))
-        return answer
+        return answer, mutated
+
+
+def _assign_into(current: Any, new: Any) -> bool:
+    """Make the grader's ``current`` equal ``new`` in place where it can; False where not."""
+    if type(current) is np.ndarray and type(new) is np.ndarray:
+        if current.shape == new.shape and current.dtype == new.dtype and current.flags.writeable:
+            current[...] = new
+            return True
+        return False
+    if type(current) is dict and type(new) is dict:
+        for k in [k for k in current if k not in new]:
+            del current[k]
+        for k, v in new.items():
+            if not (k in current and _assign_into(current[k], v)):
+                current[k] = v
+        return True
+    if type(current) is list and type(new) is list:
+        if len(current) == len(new):
+            for i, v in enumerate(new):
+                if not _assign_into(current[i], v):
+                    current[i] = v
+        else:
+            current[:] = new
+        return True
+    return False
+
+
+def _apply_mutations(mutated: dict, args: tuple, kwargs: dict) -> None:
+    """The student's code changed these arguments in the jail: change the test's objects."""
+    for key, value in (mutated.get("args") or {}).items():
+        if key.isdigit() and int(key) < len(args):
+            _assign_into(args[int(key)], value)
+    for key, value in (mutated.get("kwargs") or {}).items():
+        if key in kwargs:
+            _assign_into(kwargs[key], value)
 
 
 def _unpack(table: Any, blob: Any) -> list[np.ndarray]:

@@ -353,3 +353,37 @@ def test_grading_rng_is_seeded_in_the_notebook_and_per_student_when_graded():
     assert np.array_equal(grading_rng(7).standard_normal(3), in_notebook)  # hook removed
     with pytest.raises(TypeError, match="seed must be an int"):
         grading_rng(1.5)
+
+
+def test_a_dict_the_students_code_updates_in_place_is_updated_in_the_test(tmp_path):
+    """The course's contract: spatial batch norm writes its running mean into bn_param."""
+    import itertools
+
+    from autograder import handles
+    from autograder.sandbox import Group, Limits, jail_uid, open_jail
+
+    code = (
+        "import numpy as np\n"
+        "def forward(x, param, scratch=None):\n"
+        "    param['running_mean'] = 0.9 * param.get('running_mean', 0) + 0.1 * x.mean(axis=0)\n"
+        "    param['calls'] = param.get('calls', 0) + 1\n"
+        "    x[0] = -1.0  # an argument array changed in place\n"
+        "    if scratch is not None:\n"
+        "        scratch.append(len(scratch))\n"
+        "    return x.sum()\n"
+    )
+    limits = Limits(wall_seconds_per_test=5.0, load_seconds=20.0, memory_mb=1024)
+    with jail_uid() as uid, open_jail(limits, uid) as jail:
+        jail.write_group(0, Group("nb", [("cell", code)], []), {})
+        assert jail.load(0)[0] is None
+        link = handles.Link(jail, itertools.count(1_000_000))
+        assert link.loaded() is None
+        link.begin_test("t", 20)
+        forward = link.fetch_globals(["forward"])["forward"]
+        param, x, scratch = {}, np.arange(6.0).reshape(3, 2), []
+        forward(x, param, scratch=scratch)
+        forward(x, param, scratch=scratch)
+        assert param["calls"] == 2
+        assert np.allclose(param["running_mean"], 0.9 * 0.1 * np.array([2.0, 3.0])
+                           + 0.1 * np.array([(-1 + 2 + 4) / 3, (-1 + 3 + 5) / 3]))
+        assert x[0].tolist() == [-1.0, -1.0] and scratch == [0, 1]

@@ -103,7 +103,7 @@ def test_an_unknown_assignment_is_an_error_listing_the_course_assignments(course
     (course / "source" / "fc_nets").mkdir()
     err = refused(capsys, [str(course), "--assignment", "convnet", "--secret", SECRET])
     assert f"no assignment 'convnet' in {course} (no source/convnet/)" in err
-    assert err.endswith("the course's assignments: convnets, fc_nets")
+    assert err.endswith("the course's assignments: convnets, dropout, fc_nets")
 
 
 def test_a_missing_course_folder_is_an_error(tmp_path, capsys):
