@@ -201,6 +201,7 @@ def _verdict(run: _Run, step: Step) -> tuple[str, str]:
     link = run.link
     assert link is not None
     link.begin_test(step.grade_id or step.label, run.seconds)
+    link.prune_mirrors(list(run.ns.values()))
     filename = f"<{run.nb.name} {step.label}>"
     try:
         run.refresh(step.code)
@@ -339,6 +340,7 @@ def _run_plain(run: _Run, step: Step, refuse: tuple[str, ...]) -> None:
     try:
         if run.link is not None and run.link.alive:
             run.link.begin_test(step.label, run.seconds)
+            run.link.prune_mirrors(list(run.ns.values()))
             run.refresh(step.code)
         with grading.derive_with(lambda seed: _rng(run, seed)):
             run.execute(step)

@@ -21,10 +21,14 @@ Two kinds of state follow the requests, so that ordinary test cells grade unchan
   comes back with the answer, so student code that draws from ``np.random`` draws what it would
   have drawn in the notebook.
 
+Arguments the student's code changes in place (``bn_param``'s running mean) are changed in
+the test's objects too, and reading the same attribute or item again gives the object read
+before, refreshed in place, so that two names for ``model.params`` stay one dict.
+
 What a test cell cannot do through a handle: pass a function of its own to the student's code
-(it is refused with a TypeError naming the argument), rely on the identity of arrays (a read
-gives a copy), use operators on a handle other than call, attribute, item and ``len``, or expect
-Python's ``random`` module to be shared.
+(it is refused with a TypeError naming the argument), rely on a read sharing memory with other
+data (a read is a copy, written back when changed), use operators on a handle other than
+call, attribute, item and ``len``, or expect Python's ``random`` module to be shared.
 
 The jail's side is :data:`DRIVER`, installed once per load of the student's cells; it runs as
 the jail's driver calls do (:mod:`autograder.sandbox`), and its answers are checked here as the
@@ -35,6 +39,7 @@ Imports: NumPy, the standard library and :mod:`autograder.sandbox`.
 
 from __future__ import annotations
 
+import base64
 import copy
 import itertools
 import time
@@ -47,6 +52,7 @@ from autograder.sandbox import Call, Jail, Outcome
 ARRAY_KINDS = "biufc"
 MAX_MIRRORS = 256  # the most recent reads whose changes are written back
 MAX_NAME = 200
+INLINE_CHARS = 4 * ((1 << 20) + 2) // 3 + 4  # base64 of the driver's INLINE_BYTES, at most
 
 # Tags of the data that crosses, in both directions. A NUL byte starts each, so no key a test or
 # a student writes collides with one by accident (and a collision costs only that call).
@@ -60,8 +66,10 @@ HANDLE, ARRAY, TUPLE, DICT, DTYPE, TYPE, RAISED, METHOD, UNDEFINED, SLICE = (
 # nothing: a student who breaks it breaks only the answers to their own tests.
 
 DRIVER = r'''
-import builtins, copy, sys, types
+import base64, builtins, copy, sys, types
 import numpy as np
+
+INLINE_BYTES = 1 << 20
 
 H, A, T, D, DT, TY, RAISED, M, UNDEF, SL = (
     "\0h", "\0a", "\0t", "\0d", "\0dtype", "\0type", "\0raised", "\0m", "\0undef", "\0slice")
@@ -268,14 +276,19 @@ def serve(ns, request):
         out["rng"] = [after[0], {A: len(arrays)}, after[2], after[3], after[4]]
     if not arrays:
         return [out]
-    # One output for all arrays (one file, not one per array): their bytes end to end.
+    # All arrays as one blob, their bytes end to end: inline in the report when small
+    # (creating a file is the slow part of a call on some disks), else one output file.
     chunks, offset = [], 0
     for a in arrays:
         raw = np.ascontiguousarray(a).tobytes()
         out["table"].append([a.dtype.str, list(a.shape), offset, len(raw)])
         chunks.append(raw)
         offset += len(raw)
-    return [out, np.frombuffer(b"".join(chunks), dtype=np.uint8)]
+    blob = b"".join(chunks)
+    if len(blob) <= INLINE_BYTES:
+        out["inline"] = base64.b64encode(blob).decode("ascii")
+        return [out]
+    return [out, np.frombuffer(blob, dtype=np.uint8)]
 '''
 
 STUB = """
@@ -396,9 +409,8 @@ def _same(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     if type(a) is np.ndarray:
-        if a.shape != b.shape or a.dtype != b.dtype:
-            return False
-        return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+        # Bytes, not values: quicker on small arrays, and a NaN equals its own copy.
+        return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
     if type(a) in (list, tuple):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if type(a) is dict:
@@ -406,6 +418,15 @@ def _same(a: Any, b: Any) -> bool:
     if type(a) is float and a != a:
         return b != b
     return a is b or a == b
+
+
+def _nodes(value: Any, depth: int) -> list:
+    """``value`` and the arrays, lists and dicts in it, down to ``depth`` levels."""
+    found = [value] if type(value) in (np.ndarray, list, dict) else []
+    if depth > 0 and type(value) in (list, tuple, dict):
+        for child in (value.values() if type(value) is dict else value):
+            found += _nodes(child, depth - 1)
+    return found
 
 
 def _mutable(value: Any) -> bool:
@@ -456,6 +477,20 @@ class Link:
         self.deadline = time.monotonic() + seconds
         self.refused = []
 
+    def prune_mirrors(self, keep: Any) -> None:
+        """Forget the reads no variable holds any more (a new test cell starts).
+
+        ``keep`` are the values of the grader's namespace: a read stays mirrored while one of
+        them is it, or one of its arrays, lists or dicts (two levels deep), so that a change
+        made in a later cell still reaches the jail.
+        """
+        held = set()
+        for value in keep:
+            for node in _nodes(value, 2):
+                held.add(id(node))
+        self.mirrors = [m for m in self.mirrors
+                        if any(id(node) in held for node in _nodes(m[2], 2))]
+
     def _died(self, reason: str) -> None:
         self.alive = False
         self.dead_reason = reason
@@ -498,7 +533,7 @@ class Link:
         if op == "getattr" and type(answer) is dict and answer.get(METHOD) is True:
             return BoundMethod(target, fields["name"])
         if root is not None and _mutable(answer):
-            self._mirror(root[0], root[1], answer)
+            return self._mirror(root[0], root[1], answer)
         return answer
 
     def fetch_globals(self, names: list[str]) -> dict[str, Any]:
@@ -514,9 +549,8 @@ class Link:
             if type(value) is dict and value.get(UNDEFINED) is True:
                 continue
             if name in answer:
-                found[name] = value
-                if _mutable(value):
-                    self._mirror(("global", name), [], value)
+                found[name] = self._mirror(("global", name), [], value) if _mutable(value) \
+                    else value
         return found
 
     # -- plumbing --------------------------------------------------------------------------------
@@ -528,11 +562,22 @@ class Link:
             self._died(outcome.reason or "the jail ended")
         return outcome
 
-    def _mirror(self, root: Any, path: list, value: Any) -> None:
+    def _mirror(self, root: Any, path: list, value: Any) -> Any:
+        """Mirror a read; the object to give the test.
+
+        A read of a place read before gives the earlier object, refreshed in place, as the
+        notebook would give the same dict twice: ``held = model.params`` then sees what
+        ``model.params["W"][0] = 5`` does.
+        """
         if isinstance(root, Handle):
             root = ("handle", root._id)
+        for mirror in self.mirrors:
+            if mirror[0] == root and _same(mirror[1], path) and _assign_into(mirror[2], value):
+                mirror[3] = copy.deepcopy(mirror[2])
+                return mirror[2]
         self.mirrors.append([root, path, value, copy.deepcopy(value)])
         del self.mirrors[:-MAX_MIRRORS]
+        return value
 
     def _changed_mirrors(self) -> list:
         writes = []
@@ -549,7 +594,13 @@ class Link:
             head = outputs[0]
             if type(head) is not dict or "answer" not in head or len(outputs) > 2:
                 raise ValueError("no answer")
-            arrays = _unpack(head.get("table"), outputs[1] if len(outputs) == 2 else None)
+            blob = outputs[1] if len(outputs) == 2 else None
+            inline = head.get("inline")
+            if inline is not None:
+                if type(inline) is not str or blob is not None or len(inline) > INLINE_CHARS:
+                    raise ValueError("a bad inline blob")
+                blob = np.frombuffer(base64.b64decode(inline, validate=True), dtype=np.uint8)
+            arrays = _unpack(head.get("table"), blob)
             state = head.get("rng")
             if state is not None:
                 name, keys, pos, has_gauss, cached = _incoming(state, arrays, self)

@@ -387,3 +387,36 @@ def test_a_dict_the_students_code_updates_in_place_is_updated_in_the_test(tmp_pa
         assert np.allclose(param["running_mean"], 0.9 * 0.1 * np.array([2.0, 3.0])
                            + 0.1 * np.array([(-1 + 2 + 4) / 3, (-1 + 3 + 5) / 3]))
         assert x[0].tolist() == [-1.0, -1.0] and scratch == [0, 1]
+
+
+def test_a_read_held_by_a_variable_stays_mirrored_into_later_cells():
+    import itertools
+
+    from autograder import handles
+    from autograder.sandbox import Group, Limits, jail_uid, open_jail
+
+    code = (
+        "import numpy as np\n"
+        "class Model:\n"
+        "    def __init__(self):\n"
+        "        self.params = {'W': np.zeros(3)}\n"
+        "    def total(self):\n"
+        "        return float(self.params['W'].sum())\n"
+    )
+    limits = Limits(wall_seconds_per_test=5.0, load_seconds=20.0, memory_mb=1024)
+    with jail_uid() as uid, open_jail(limits, uid) as jail:
+        jail.write_group(0, Group("nb", [("cell", code)], []), {})
+        assert jail.load(0)[0] is None
+        link = handles.Link(jail, itertools.count(1_000_000))
+        assert link.loaded() is None
+        link.begin_test("t", 20)
+        model = link.fetch_globals(["Model"])["Model"]()
+        held = model.params  # a variable of the notebook
+        model.params["W"][0] = 5.0  # a temporary read, changed before the next call
+        assert model.total() == 5.0
+        link.prune_mirrors([held, model])  # the next cell: only `held` is still bound
+        assert len(link.mirrors) == 1
+        held["W"][1] = 2.0
+        assert model.total() == 7.0
+        link.prune_mirrors([model])
+        assert link.mirrors == []
