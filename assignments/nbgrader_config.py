@@ -35,6 +35,10 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # The release and the autograder must never run the solutions; a generated release is
 # checked by executing it in the test-suite instead.
 c.GenerateAssignment.create_assignment = True
+# Each assignment's autograder.json (what the grader refuses and flags) stays out of release/.
+c.CourseDirectory.ignore = [
+    ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "autograder.json",
+]
 
 # A cell may train a network at full scale (a few minutes on a laptop).
 c.Execute.timeout = 1800

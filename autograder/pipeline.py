@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from autograder import cellgrade, intake, notebook, references, static_checks, tamper
+from autograder.assignment import Assignment, load_assignment
 from autograder.compare import compare_outputs
 from autograder.sandbox import (
     Call,
@@ -38,7 +39,7 @@ from autograder.sandbox import (
     run_groups,
 )
 from autograder.schema import ERROR, FAILED, MISSING, PASSED, Flag, SubmissionResult, TestResult
-from autograder.specs import diagnosis_topic, has_spec, load_spec, refused_routines
+from autograder.specs import has_spec, load_spec
 from autograder.specs.base import TestSpec, student_rng
 from cs231n_lib import refusal
 
@@ -78,6 +79,7 @@ class _Course:
     fingerprint: str
     # An assignment without a spec module is graded by its own test cells: notebook -> tests.
     cell_tests: dict[str, cellgrade.NotebookTests] | None = None
+    assignment: Assignment | None = None  # its autograder.json
 
 
 def _cell_course(src: Path) -> _Course:
@@ -96,10 +98,25 @@ def _cell_course(src: Path) -> _Course:
     return _Course([], intake.read_source(src), points, {}, digest.hexdigest(), tests)
 
 
+def _with_assignment(course: _Course, src: Path) -> _Course:
+    """The course with its assignment's particulars, which the grade depends on too."""
+    course.assignment = load_assignment(src)
+    extra = src / "autograder.json"
+    if extra.is_file():
+        course.fingerprint = hashlib.sha256(
+            course.fingerprint.encode() + extra.read_bytes()
+        ).hexdigest()
+    return course
+
+
 @functools.lru_cache(maxsize=4)
 def _course(source_dir: str, assignment: str, stamp: str) -> _Course:
     if not has_spec(assignment):
-        return _cell_course(Path(source_dir))
+        return _with_assignment(_cell_course(Path(source_dir)), Path(source_dir))
+    return _with_assignment(_spec_course(source_dir, assignment), Path(source_dir))
+
+
+def _spec_course(source_dir: str, assignment: str) -> _Course:
     spec = load_spec(assignment)
     src = Path(source_dir)
     points, refs = {}, {}
@@ -117,7 +134,8 @@ def _course(source_dir: str, assignment: str, stamp: str) -> _Course:
 
 
 def load_course(job: GradingJob) -> _Course:
-    stamp = str(max(p.stat().st_mtime_ns for p in job.source_dir.glob("*.ipynb")))
+    files = [*job.source_dir.glob("*.ipynb"), *job.source_dir.glob("autograder.json")]
+    stamp = str(max(p.stat().st_mtime_ns for p in files))
     return _course(str(job.source_dir), job.assignment, stamp)
 
 
@@ -288,7 +306,7 @@ def _plan_notebook(
             )
             continue
         cases = spec.make_cases(student_rng(job.secret, student_id, spec.grade_id))
-        refuse = refused_routines(job.assignment, spec.grade_id)
+        refuse = course.assignment.refused(spec.grade_id)
         by_refusal.setdefault(refuse, []).append((spec, cases))
     for refuse, planned in by_refusal.items():
         calls = [
@@ -302,7 +320,7 @@ def _plan_notebook(
                 course.points[spec.grade_id],
                 cases,
                 course.reference_ns[nb],
-                diagnosis_topic(job.assignment, spec.grade_id),
+                course.assignment.topic_of(spec.grade_id),
             )
             for spec, cases in planned
         }
@@ -400,7 +418,7 @@ def _grade_test_cells(
             jail = jail or worker_jail(job.limits, job.jail)
             graded, errors = cellgrade.grade_notebook(
                 tests, jail, cells, defined, secret=job.secret, student_id=student_id,
-                refuse_for=functools.partial(refused_routines, job.assignment),
+                refuse_for=course.assignment.refused,
             )
             for result in graded:
                 if result.status == MISSING and compile_errors:
@@ -442,7 +460,9 @@ def grade_submission(job: GradingJob, student_id: str) -> SubmissionResult:
     result.flags = [Flag("tamper", p.message, p.grade_id) for p in sub.problems if p.tamper]
     for nb_intake in sub.notebooks.values():
         for grade_id, code in nb_intake.solutions.items():
-            for finding in static_checks.find_forbidden_calls(grade_id, code):
+            for finding in static_checks.find_forbidden_calls(
+                grade_id, code, rules=course.assignment.forbidden
+            ):
                 result.static_findings.append(asdict(finding))
                 if finding.kind == "suspicious":
                     result.flags.append(
@@ -452,7 +472,9 @@ def grade_submission(job: GradingJob, student_id: str) -> SubmissionResult:
                             grade_id,
                         )
                     )
-            for sign in tamper.find_tamper_signs(grade_id, code):
+            for sign in tamper.find_tamper_signs(
+                grade_id, code, course.assignment.array_hooks_allowed
+            ):
                 result.flags.append(
                     Flag("tamper", f"{grade_id} line {sign.line}: {sign.message}", grade_id)
                 )

@@ -4,8 +4,9 @@ A naive convolution that calls the library's fast one, or SciPy's, passes every 
 only reading the code shows it. :func:`find_forbidden_calls` parses a solution (never runs it),
 resolves import aliases, and reports every reference to a forbidden name with its line.
 
-The rules are data. :data:`FORBIDDEN` maps a glob over grade ids to the names those solutions
-must not use; an instructor extends the course by adding an entry. A name pattern is either
+The rules are data: an assignment's ``forbidden`` table (its ``autograder.json``, see
+:mod:`autograder.assignment`) maps a glob over grade ids to the names those solutions must not
+use; an instructor extends the course by adding an entry. A name pattern is either
 
 - dotted (``scipy.signal``, ``numpy.convolve``, ``cs231n_lib.layer_utils._*``): a glob matched
   against the fully resolved name of a reference, and everything under it
@@ -31,32 +32,6 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from autograder import notebook
-
-_STRIDE_TRICKS = ("numpy.lib.stride_tricks", "as_strided", "sliding_window_view")
-_NOT_LOOPS = ("scipy.signal", "scipy.ndimage", "torch", "tensorflow", "jax") + _STRIDE_TRICKS
-
-FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "conv_*_naive": (
-        "cs231n_lib.fast_layers",
-        "conv_forward_fast",
-        "conv_backward_fast",
-        "numpy.convolve",
-        "numpy.correlate",
-        *_NOT_LOOPS,
-    ),
-    "max_pool_*_naive": (
-        "cs231n_lib.fast_layers",
-        "max_pool_forward_fast",
-        "max_pool_backward_fast",
-        *_NOT_LOOPS,
-    ),
-    "spatial_*": (
-        "cs231n_lib.layer_utils._*",
-        "_spatial_bn_forward",
-        "_spatial_bn_backward",
-        "torch",
-    ),
-}
 
 SUSPICIOUS_MODULES: tuple[str, ...] = (
     "os",
@@ -97,7 +72,7 @@ class Finding:
 
 def rules_for(grade_id: str, rules: dict[str, tuple[str, ...]] | None = None) -> tuple[str, ...]:
     """Every forbidden-name pattern that applies to ``grade_id`` (from all matching entries)."""
-    table = FORBIDDEN if rules is None else rules
+    table = rules or {}
     return tuple(
         p for key, patterns in table.items() if fnmatchcase(grade_id, key) for p in patterns
     )
@@ -280,14 +255,15 @@ def find_forbidden_calls(
     Parameters
     ----------
     grade_id : str
-        The solution cell's grade_id; selects the rules of :data:`FORBIDDEN`.
+        The solution cell's grade_id; selects the rules that apply to it.
     code : str
         The student's source of that cell.
     prelude : str, optional
         Code that runs before the solution (the notebook's imports): its aliases are used to
         resolve names the solution uses without importing them. Its own lines are not checked.
     rules : dict, optional
-        A table shaped like :data:`FORBIDDEN` to use instead of it.
+        grade-id pattern -> forbidden name patterns: the assignment's ``forbidden`` table
+        (:class:`autograder.assignment.Assignment`); none by default.
 
     Returns
     -------

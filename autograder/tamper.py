@@ -56,8 +56,14 @@ def _root_name(node: ast.AST) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def find_tamper_signs(grade_id: str, code: str) -> list[TamperSign]:
-    """Patterns in ``code`` that suggest the student tried to fool the checks."""
+def find_tamper_signs(
+    grade_id: str, code: str, array_hooks_allowed: tuple[str, ...] = ()
+) -> list[TamperSign]:
+    """Patterns in ``code`` that suggest the student tried to fool the checks.
+
+    ``array_hooks_allowed`` names classes that may define array hooks (the assignment's
+    ``array_hooks_allowed``: a model class the notebook asks for, say).
+    """
     try:
         tree = notebook.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -99,6 +105,6 @@ def find_tamper_signs(grade_id: str, code: str) -> list[TamperSign]:
             hooks = sorted(
                 {f.name for f in node.body if isinstance(f, ast.FunctionDef)} & ARRAY_HOOKS
             )
-            if hooks and node.name != "ThreeLayerConvNet":
+            if hooks and node.name not in array_hooks_allowed:
                 add(node, f"class {node.name} overrides {', '.join(hooks)}")
     return signs

@@ -19,15 +19,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "autograder"))
 
 import corpus  # noqa: E402
 
+from autograder.assignment import load_assignment  # noqa: E402
 from autograder.compare import compare_outputs  # noqa: E402
 from autograder.pipeline import _as_data  # noqa: E402
-from autograder.specs import convnets, diagnosis_topic  # noqa: E402
+from autograder.specs import convnets  # noqa: E402
 from autograder.specs.base import student_rng  # noqa: E402
 from cs231n_lib import checks  # noqa: E402
 
 SECRET = "test-secret"
 IDS = range(2)
 SPECS = {t.grade_id: t for t in convnets.TESTS}
+CONVNETS = load_assignment(Path(__file__).resolve().parents[2] / "assignments" / "source"
+                           / "convnets")
 
 # family -> words of which a diagnosis must contain one. A family not listed here has no
 # diagnosis of its own: it must get none.
@@ -86,7 +89,7 @@ def mutant_diagnoses(mutant) -> list[str | None]:
     causes = []
     for k in IDS:
         for grade_id in mutant.caught_by:
-            spec, topic = SPECS[grade_id], diagnosis_topic("convnets", grade_id)
+            spec, topic = SPECS[grade_id], CONVNETS.topic_of(grade_id)
             if spec.custom is not None or topic is None:
                 continue  # the grader words no likely cause for these
             rng = student_rng(SECRET, f"{mutant.name}-{k}", grade_id)

@@ -9,10 +9,21 @@ from pathlib import Path
 import pytest
 
 from autograder import static_checks
+from autograder.assignment import load_assignment
 from autograder.intake import read_source
-from autograder.static_checks import find_forbidden_calls, rules_for
 
 SOURCE = Path(__file__).resolve().parents[2] / "assignments" / "source" / "convnets"
+# The convnets rules, from the assignment's own autograder.json.
+RULES = load_assignment(SOURCE).forbidden
+
+
+def find_forbidden_calls(grade_id, code, **kwargs):
+    kwargs.setdefault("rules", RULES)
+    return static_checks.find_forbidden_calls(grade_id, code, **kwargs)
+
+
+def rules_for(grade_id):
+    return static_checks.rules_for(grade_id, RULES)
 
 
 def honest_solutions() -> list[tuple[str, str, str]]:
@@ -269,12 +280,14 @@ def test_findings_are_in_line_order_with_every_use():
     ]
 
 
-def test_the_rule_table_is_data_an_instructor_can_extend(monkeypatch):
+def test_the_rule_table_is_data_an_instructor_can_extend():
     code = "from cs231n_lib.layer_utils import conv_relu_pool_forward\nconv_relu_pool_forward(x)"
     assert find_forbidden_calls("ThreeLayerConvNet", code) == []
-    extra = {**static_checks.FORBIDDEN, "Three*": ("cs231n_lib.layer_utils.conv_relu_pool_*",)}
-    monkeypatch.setattr(static_checks, "FORBIDDEN", extra)
-    assert [f.line for f in find_forbidden_calls("ThreeLayerConvNet", code)] == [1, 2]
+    extra = {**RULES, "Three*": ("cs231n_lib.layer_utils.conv_relu_pool_*",)}
+    found = find_forbidden_calls("ThreeLayerConvNet", code, rules=extra)
+    assert [f.line for f in found] == [1, 2]
+    assert static_checks.find_forbidden_calls("conv_forward_naive", "import torch") == [], (
+        "without an assignment's table nothing is forbidden")
     own = {"ThreeLayerConvNet": ("numpy.einsum",)}
     found = find_forbidden_calls("ThreeLayerConvNet", "np.einsum('ij->', a)", rules=own)
     assert [f.line for f in found] == [1]
