@@ -619,26 +619,23 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(expected)} submissions: honest, partly wrong, the untouched release, "
         "cheating, crashing and malformed ones.\n"
     )
-    start = time.perf_counter()
     # Honest calls take milliseconds; 5 s per test keeps the crashing examples quick.
     limits = Limits(wall_seconds_per_test=5.0)
-    run = grade(
-        dest, ASSIGNMENT, workers=args.workers, secret="demo-secret", regrade=True, limits=limits
-    )
-    print(
-        f"\ngraded {len(run.results)} submissions with --workers {args.workers} "
-        f"in {time.perf_counter() - start:.1f} s\n"
-    )
+
+    def graded(assignment: str):
+        start = time.perf_counter()
+        run = grade(dest, assignment, workers=args.workers, secret="demo-secret",
+                    regrade=True, limits=limits)
+        return run, time.perf_counter() - start
+
+    run, seconds = graded(ASSIGNMENT)
+    print(f"\ngraded {len(run.results)} submissions with --workers {args.workers} "
+          f"in {seconds:.1f} s\n")
     print(grade_table(run.results))
     print("\n" + legend(run.results))
-    start = time.perf_counter()
-    second = grade(
-        dest, DROPOUT, workers=args.workers, secret="demo-secret", regrade=True, limits=limits
-    )
-    print(
-        f"\nThe second assignment, {DROPOUT}, graded by its own test cells (no spec module): "
-        f"{len(second.results)} submissions in {time.perf_counter() - start:.1f} s\n"
-    )
+    second, seconds = graded(DROPOUT)
+    print(f"\nThe second assignment, {DROPOUT}, graded by its own test cells (no spec module): "
+          f"{len(second.results)} submissions in {seconds:.1f} s\n")
     print(grade_table(second.results))
     print(
         f"\nReports: {run.out_dir}/grades.csv, feedback/<student>.html, "

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import inspect
 import itertools
 import time
 from typing import Any
@@ -144,31 +145,6 @@ def unwrap(value):
     return value
 
 
-def assign_into(current, new):
-    """Make ``current`` equal ``new`` in place where it can be; False where it cannot."""
-    if type(current) is np.ndarray and type(new) is np.ndarray:
-        if current.shape == new.shape and current.dtype == new.dtype and current.flags.writeable:
-            current[...] = new
-            return True
-        return False
-    if type(current) is dict and type(new) is dict:
-        for k in [k for k in current if k not in new]:
-            del current[k]
-        for k, v in new.items():
-            if not (k in current and assign_into(current[k], v)):
-                current[k] = v
-        return True
-    if type(current) is list and type(new) is list:
-        if len(current) == len(new):
-            for i, v in enumerate(new):
-                if not assign_into(current[i], v):
-                    current[i] = v
-        else:
-            current[:] = new
-        return True
-    return False
-
-
 def write_back(ns, root, path, value):
     parent, steps = (ns, [("item", root[1])]) if root[0] == "global" else (objects[root[1]], [])
     steps += [tuple(s) for s in path]
@@ -187,21 +163,6 @@ def mutable_data(value):
     return type(value) in (np.ndarray, list, dict) and is_data(value)
 
 
-def same(a, b):
-    if type(a) is not type(b):
-        return False
-    if type(a) is np.ndarray:
-        return a.shape == b.shape and a.dtype == b.dtype and bool(
-            np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
-    if type(a) in (list, tuple):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if type(a) is dict:
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if type(a) is float and a != a:
-        return b != b
-    return a == b
-
-
 def invoke(fn, args, kwargs, arrays, mutated):
     """fn(*args, **kwargs), wrapped; the data arguments it changed go to ``mutated``, as a
     caller in the notebook would see them changed (bn_param's running mean, say)."""
@@ -209,10 +170,10 @@ def invoke(fn, args, kwargs, arrays, mutated):
     before_kw = {k: copy.deepcopy(v) for k, v in kwargs.items() if mutable_data(v)}
     answer = wrap(fn(*args, **kwargs), arrays)
     for i, a in enumerate(args):
-        if before[i] is not None and not same(before[i], a):
+        if before[i] is not None and not same_data(before[i], a):
             mutated["args"][str(i)] = wrap(a, arrays)
     for k, old in before_kw.items():
-        if not same(old, kwargs[k]):
+        if not same_data(old, kwargs[k]):
             mutated["kwargs"][k] = wrap(kwargs[k], arrays)
     return answer
 
@@ -290,6 +251,53 @@ def serve(ns, request):
         return [out]
     return [out, np.frombuffer(blob, dtype=np.uint8)]
 '''
+
+# --- shared by both sides: plain functions of NumPy, sent to the jail as source too -------------
+
+
+def same_data(a, b):
+    """Deep equality of data: bytes of arrays (so a NaN equals its copy), dtype and shape."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is np.ndarray:
+        return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+    if type(a) in (list, tuple):
+        return len(a) == len(b) and all(same_data(x, y) for x, y in zip(a, b, strict=True))
+    if type(a) is dict:
+        return a.keys() == b.keys() and all(same_data(a[k], b[k]) for k in a)
+    if type(a) is float and a != a:
+        return b != b
+    return a is b or a == b
+
+
+def assign_into(current, new):
+    """Make ``current`` equal ``new`` in place where it can (an array of the same shape and
+    dtype, a dict, a list); False where it cannot, and the caller rebinds instead."""
+    if type(current) is np.ndarray and type(new) is np.ndarray:
+        if current.shape == new.shape and current.dtype == new.dtype and current.flags.writeable:
+            current[...] = new
+            return True
+        return False
+    if type(current) is dict and type(new) is dict:
+        for k in [k for k in current if k not in new]:
+            del current[k]
+        for k, v in new.items():
+            if not (k in current and assign_into(current[k], v)):
+                current[k] = v
+        return True
+    if type(current) is list and type(new) is list:
+        if len(current) == len(new):
+            for i, v in enumerate(new):
+                if not assign_into(current[i], v):
+                    current[i] = v
+        else:
+            current[:] = new
+        return True
+    return False
+
+
+# The jail's side: its driver, with the two functions above.
+DRIVER = DRIVER + "\n\n" + inspect.getsource(same_data) + "\n\n" + inspect.getsource(assign_into)
 
 STUB = """
 import sys
@@ -402,22 +410,6 @@ class BoundMethod:
 
     def __repr__(self) -> str:
         return f"<method {self._name} of the student's {self._of._type} (in the jail)>"
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Deep equality of mirrored data (NaN equals NaN; dtype and shape count)."""
-    if type(a) is not type(b):
-        return False
-    if type(a) is np.ndarray:
-        # Bytes, not values: quicker on small arrays, and a NaN equals its own copy.
-        return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
-    if type(a) in (list, tuple):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if type(a) is dict:
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if type(a) is float and a != a:
-        return b != b
-    return a is b or a == b
 
 
 def _nodes(value: Any, depth: int) -> list:
@@ -572,7 +564,7 @@ class Link:
         if isinstance(root, Handle):
             root = ("handle", root._id)
         for mirror in self.mirrors:
-            if mirror[0] == root and _same(mirror[1], path) and _assign_into(mirror[2], value):
+            if mirror[0] == root and same_data(mirror[1], path) and assign_into(mirror[2], value):
                 mirror[3] = copy.deepcopy(mirror[2])
                 return mirror[2]
         self.mirrors.append([root, path, value, copy.deepcopy(value)])
@@ -583,7 +575,7 @@ class Link:
         writes = []
         for mirror in self.mirrors:
             root, path, value, snapshot = mirror
-            if not _same(value, snapshot):
+            if not same_data(value, snapshot):
                 writes.append([list(root), [list(step) for step in path], value])
                 mirror[3] = copy.deepcopy(value)
         return writes
@@ -624,39 +616,14 @@ class Link:
         return answer, mutated
 
 
-def _assign_into(current: Any, new: Any) -> bool:
-    """Make the grader's ``current`` equal ``new`` in place where it can; False where not."""
-    if type(current) is np.ndarray and type(new) is np.ndarray:
-        if current.shape == new.shape and current.dtype == new.dtype and current.flags.writeable:
-            current[...] = new
-            return True
-        return False
-    if type(current) is dict and type(new) is dict:
-        for k in [k for k in current if k not in new]:
-            del current[k]
-        for k, v in new.items():
-            if not (k in current and _assign_into(current[k], v)):
-                current[k] = v
-        return True
-    if type(current) is list and type(new) is list:
-        if len(current) == len(new):
-            for i, v in enumerate(new):
-                if not _assign_into(current[i], v):
-                    current[i] = v
-        else:
-            current[:] = new
-        return True
-    return False
-
-
 def _apply_mutations(mutated: dict, args: tuple, kwargs: dict) -> None:
     """The student's code changed these arguments in the jail: change the test's objects."""
     for key, value in (mutated.get("args") or {}).items():
         if key.isdigit() and int(key) < len(args):
-            _assign_into(args[int(key)], value)
+            assign_into(args[int(key)], value)
     for key, value in (mutated.get("kwargs") or {}).items():
         if key in kwargs:
-            _assign_into(kwargs[key], value)
+            assign_into(kwargs[key], value)
 
 
 def _unpack(table: Any, blob: Any) -> list[np.ndarray]:

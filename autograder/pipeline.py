@@ -59,6 +59,8 @@ class GradingJob:
     limits: Limits = field(default_factory=Limits)
     nbgrader: bool = False  # also run nbgrader's in-notebook tests (jailed) to flag mismatches
     jail: bool = True  # False: --unsafe-no-jail (every result is marked as not jailed)
+    # True: --by-test-cells, an assignment with a spec module graded by its test cells instead
+    by_test_cells: bool = False
 
     @property
     def source_dir(self) -> Path:
@@ -110,8 +112,9 @@ def _with_assignment(course: _Course, src: Path) -> _Course:
 
 
 @functools.lru_cache(maxsize=4)
-def _course(source_dir: str, assignment: str, stamp: str) -> _Course:
-    if not has_spec(assignment):
+def _course(source_dir: str, assignment: str, stamp: str, by_test_cells: bool = False
+            ) -> _Course:
+    if by_test_cells or not has_spec(assignment):
         return _with_assignment(_cell_course(Path(source_dir)), Path(source_dir))
     return _with_assignment(_spec_course(source_dir, assignment), Path(source_dir))
 
@@ -136,7 +139,7 @@ def _spec_course(source_dir: str, assignment: str) -> _Course:
 def load_course(job: GradingJob) -> _Course:
     files = [*job.source_dir.glob("*.ipynb"), *job.source_dir.glob("autograder.json")]
     stamp = str(max(p.stat().st_mtime_ns for p in files))
-    return _course(str(job.source_dir), job.assignment, stamp)
+    return _course(str(job.source_dir), job.assignment, stamp, job.by_test_cells)
 
 
 def submission_fingerprint(job: GradingJob, student_id: str, course: _Course) -> str:
@@ -145,6 +148,7 @@ def submission_fingerprint(job: GradingJob, student_id: str, course: _Course) ->
     h = hashlib.sha256(course.fingerprint.encode())
     h.update(hashlib.sha256(job.secret.encode()).digest())
     h.update(b"nbgrader" if job.nbgrader else b"out-of-kernel only")
+    h.update(b"by test cells" if job.by_test_cells else b"")
     h.update(json.dumps(asdict(job.limits), sort_keys=True).encode())
     root = job.submission_dir(student_id)
     if root.is_dir():

@@ -9,7 +9,9 @@ spec module exists for it.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import itertools
 import json
 import os
 import re
@@ -357,11 +359,6 @@ def test_grading_rng_is_seeded_in_the_notebook_and_per_student_when_graded():
 
 def test_a_dict_the_students_code_updates_in_place_is_updated_in_the_test(tmp_path):
     """The course's contract: spatial batch norm writes its running mean into bn_param."""
-    import itertools
-
-    from autograder import handles
-    from autograder.sandbox import Group, Limits, jail_uid, open_jail
-
     code = (
         "import numpy as np\n"
         "def forward(x, param, scratch=None):\n"
@@ -372,13 +369,7 @@ def test_a_dict_the_students_code_updates_in_place_is_updated_in_the_test(tmp_pa
         "        scratch.append(len(scratch))\n"
         "    return x.sum()\n"
     )
-    limits = Limits(wall_seconds_per_test=5.0, load_seconds=20.0, memory_mb=1024)
-    with jail_uid() as uid, open_jail(limits, uid) as jail:
-        jail.write_group(0, Group("nb", [("cell", code)], []), {})
-        assert jail.load(0)[0] is None
-        link = handles.Link(jail, itertools.count(1_000_000))
-        assert link.loaded() is None
-        link.begin_test("t", 20)
+    with _linked(code) as link:
         forward = link.fetch_globals(["forward"])["forward"]
         param, x, scratch = {}, np.arange(6.0).reshape(3, 2), []
         forward(x, param, scratch=scratch)
@@ -390,11 +381,6 @@ def test_a_dict_the_students_code_updates_in_place_is_updated_in_the_test(tmp_pa
 
 
 def test_a_read_held_by_a_variable_stays_mirrored_into_later_cells():
-    import itertools
-
-    from autograder import handles
-    from autograder.sandbox import Group, Limits, jail_uid, open_jail
-
     code = (
         "import numpy as np\n"
         "class Model:\n"
@@ -403,13 +389,7 @@ def test_a_read_held_by_a_variable_stays_mirrored_into_later_cells():
         "    def total(self):\n"
         "        return float(self.params['W'].sum())\n"
     )
-    limits = Limits(wall_seconds_per_test=5.0, load_seconds=20.0, memory_mb=1024)
-    with jail_uid() as uid, open_jail(limits, uid) as jail:
-        jail.write_group(0, Group("nb", [("cell", code)], []), {})
-        assert jail.load(0)[0] is None
-        link = handles.Link(jail, itertools.count(1_000_000))
-        assert link.loaded() is None
-        link.begin_test("t", 20)
+    with _linked(code) as link:
         model = link.fetch_globals(["Model"])["Model"]()
         held = model.params  # a variable of the notebook
         model.params["W"][0] = 5.0  # a temporary read, changed before the next call
@@ -420,3 +400,19 @@ def test_a_read_held_by_a_variable_stays_mirrored_into_later_cells():
         assert model.total() == 7.0
         link.prune_mirrors([model])
         assert link.mirrors == []
+
+
+@contextlib.contextmanager
+def _linked(code: str):
+    """A Link to ``code`` loaded in a fresh jail, in a test of 20 s."""
+    from autograder import handles
+    from autograder.sandbox import Group, Limits, jail_uid, open_jail
+
+    limits = Limits(wall_seconds_per_test=5.0, load_seconds=20.0, memory_mb=1024)
+    with jail_uid() as uid, open_jail(limits, uid) as jail:
+        jail.write_group(0, Group("nb", [("cell", code)], []), {})
+        assert jail.load(0)[0] is None
+        link = handles.Link(jail, itertools.count(1_000_000))
+        assert link.loaded() is None
+        link.begin_test("t", 20)
+        yield link

@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="also estimate in-process over this many more students")
     p.add_argument("--dest", help="build the course here (default: a temporary folder)")
     p.add_argument("--json", default="sweep-results/corpus_sweep.json", help="figures as JSON")
+    p.add_argument("--by-test-cells", action="store_true",
+                   help="grade by the notebooks' test cells instead of the spec (the CLI's flag)")
     args = p.parse_args(argv)
 
     impls = corpus.MUTANTS + corpus.VARIANTS
@@ -108,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"(+ the instructor's solution each): grading {len(students)} submissions "
                   f"with {args.workers} workers ...", flush=True)
             results, seconds = grade_with_cli(
-                dest, SECRET, args.workers, ("--wall-seconds-per-test", "5")
+                dest, SECRET, args.workers,
+                ("--wall-seconds-per-test", "5") + (("--by-test-cells",) if args.by_test_cells
+                                                     else ()),
             )
         fig = figures(impls, results, ids, honest=True)
         honest = [results[f"reference--s{k:02d}"] for k in ids]
