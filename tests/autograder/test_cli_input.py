@@ -232,3 +232,34 @@ def test_make_student_copies_the_release_outside_the_checkout_and_keeps_work(tmp
     inside = make(repo / "assignments" / "mine")
     assert inside.returncode == 2 and "is inside this checkout" in inside.stderr
     assert not (repo / "assignments" / "mine").exists()
+
+
+def test_a_student_folder_without_this_assignment_is_named_so(course, capsys):
+    (course / "submitted" / "dora").mkdir()
+    (course / "submitted" / "dora" / "dropout").mkdir()
+    err = refused(capsys, [str(course), "--student", "dora", "--secret", SECRET])
+    assert f"student 'dora' has no convnets/ folder in {course / 'submitted'}" in err
+
+
+def test_by_test_cells_grades_the_spec_assignment_by_its_cells_and_is_not_reused(tmp_path,
+                                                                                capsys):
+    course = tmp_path / "course"
+    build_demo_course(course, only=["honest_alice"])
+    common = [str(course), "--secret", SECRET, "--no-progress", "--workers", "1",
+              "--memory-mb", str(TEST_LIMITS.memory_mb)]
+    out = course / "autograder" / "convnets"
+
+    def rows():
+        return list(csv.DictReader((out / "grades.csv").open()))
+
+    assert main(common) == 0
+    by_spec = rows()
+    assert by_spec and any(r["threshold"] for r in by_spec)  # the spec's thresholds
+    capsys.readouterr()
+    assert main([*common, "--by-test-cells"]) == 0  # no --regrade: the mode is in the key
+    assert "graded 1, unchanged 0" in capsys.readouterr().out
+    by_cells = rows()
+    assert [r["grade_id"] for r in by_cells] == [r["grade_id"] for r in by_spec]
+    assert {r["status"] for r in by_cells} == {"passed"}
+    assert sum(float(r["points"]) for r in by_cells) == 31
+    assert not any(r["threshold"] or r["rel_error"] for r in by_cells)
