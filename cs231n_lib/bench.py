@@ -889,7 +889,10 @@ def main(argv: list[str] | None = None, naive: dict[str, Any] | None = None,
         rows += training_rows(d, naive, 3 if args.quick else 20)
     num_train = 2000 if args.quick else CIFAR_TRAIN
     step(f"one float32 training epoch on {num_train} images in a fresh process (peak memory)")
-    memory = memory_row(num_train, child=child)
+    if "ThreeLayerConvNet" in naive:
+        memory = memory_row(num_train, child=child)
+    else:
+        memory = {"op": "peak memory", "error": "no ThreeLayerConvNet given (main(naive=...))"}
     found = targets(rows, memory, fast_layers.BACKEND)
     if args.quick:  # too few repeats and a small memory run: report, judge nothing
         for t in found:
