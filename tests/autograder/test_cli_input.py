@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder import pipeline
 from autograder.api import SECRET_FILE, course_secret
 from autograder.cli import main
 from autograder.demo import build_demo_course
@@ -263,3 +264,4 @@ def test_by_test_cells_grades_the_spec_assignment_by_its_cells_and_is_not_reused
     assert {r["status"] for r in by_cells} == {"passed"}
     assert sum(float(r["points"]) for r in by_cells) == 31
     assert not any(r["threshold"] or r["rel_error"] for r in by_cells)
+    pipeline.close_worker_jails()  # this run's limits are its own: leave no jail behind

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from autograder import notebook, references, static_checks, tamper
+from autograder.assignment import load_assignment
 from autograder.notebook import (
     IPYTHON_STUB,
     LOAD_BUDGET_SECONDS,
@@ -26,6 +27,8 @@ from autograder.notebook import (
     setup_cell,
     to_python,
 )
+
+from grading_setup import KIT_COURSE
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = REPO / "assignments" / "source" / "convnets"
@@ -246,11 +249,12 @@ def test_the_commands_of_a_cell_are_listed_as_typed():
 
 def test_static_checks_see_inside_a_time_cell_and_accept_continuation_lines():
     code = "%%time\ndef conv_forward_naive(x, w, b, p):\n    return conv_forward_fast(x, w, b, p)\n"
-    findings = static_checks.find_forbidden_calls("conv_forward_naive", code)
+    rules = load_assignment(KIT_COURSE / "source" / "convnets").forbidden
+    findings = static_checks.find_forbidden_calls("conv_forward_naive", code, rules=rules)
     assert [(f.line, f.kind) for f in findings] == [(1, "suspicious"), (3, "forbidden")]
     assert "'%%time'" in findings[0].message
     honest = "def conv_forward_naive(x, w, b, p):\n    r = (x.shape[2]\n         % p['stride'])\n"
-    assert static_checks.find_forbidden_calls("conv_forward_naive", honest) == []
+    assert static_checks.find_forbidden_calls("conv_forward_naive", honest, rules=rules) == []
 
 
 def test_tamper_signs_are_found_after_magics_and_inside_a_time_cell():
