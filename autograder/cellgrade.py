@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import itertools
 import os
 import sys
 import traceback
@@ -45,8 +44,6 @@ from autograder.sandbox import Group, Jail
 from autograder.schema import ERROR, FAILED, MISSING, PASSED, TestResult
 from autograder.specs.base import student_rng
 from cs231n_lib import grading, refusal
-
-LATE_CALLS_FROM = 1_000_000  # call indices of handle requests, after any group's own calls
 
 
 @dataclass(frozen=True)
@@ -75,19 +72,6 @@ class NotebookTests:
         return [s for s in self.steps if s.kind == "test"]
 
 
-def _hidden_lines(source: str) -> frozenset[int]:
-    """1-based numbers of the lines of ``source`` inside hidden-test regions, marks included."""
-    hidden, inside = set(), False
-    for number, line in enumerate(source.split("\n"), 1):
-        if any(mark in line for mark in notebook.BEGIN_HIDDEN):
-            inside = True
-        if inside:
-            hidden.add(number)
-        if any(mark in line for mark in notebook.END_HIDDEN):
-            inside = False
-    return frozenset(hidden)
-
-
 def read_notebook_tests(path: Path) -> NotebookTests:
     """The steps of a trusted source notebook (its hidden tests included)."""
     cells = notebook.read_cells(path)
@@ -109,7 +93,7 @@ def read_notebook_tests(path: Path) -> NotebookTests:
         if notebook.is_test(meta):
             gid = str(meta.get("grade_id"))
             steps.append(Step("test", gid, code, gid, float(meta.get("points", 0) or 0),
-                              _hidden_lines(source)))
+                              notebook.hidden_lines(source)))
         else:
             steps.append(Step("plain", f"cell {number}", code))
     grader_names: set[str] = set()
@@ -131,9 +115,8 @@ class _Run:
     student_names: set[str]
     refuse_for: Callable[[str], tuple[str, ...]]
     seconds: float
-    indices: itertools.count
-    groups: itertools.count
-    ns: dict[str, Any] = field(default_factory=dict)
+    rng_key: tuple[str, str]  # (course secret, student id) of grading_rng
+    ns: dict[str, Any] = field(default_factory=lambda: {"__name__": "__grader__"})
     fetched: dict[str, Any] = field(default_factory=dict)  # name -> the value put in ns
     owned: set[str] = field(default_factory=set)  # names the grader's cells have bound
     link: Link | None = None
@@ -141,14 +124,13 @@ class _Run:
     load_failure: tuple[str, str] | None = None
     cell_errors: list[dict[str, str]] = field(default_factory=list)
     plain_errors: list[str] = field(default_factory=list)
-    rng_key: tuple[str, str] = ("", "")  # (course secret, student id) of grading_rng
 
     def ensure_loaded(self, refuse: tuple[str, ...]) -> None:
         """A live load of the student's program under ``refuse``; a failure is remembered."""
         if self.link is not None and self.link.alive and self.load_refusals == refuse:
             return
         self.load_refusals = refuse
-        g = next(self.groups)
+        g = self.jail.new_group_index()
         self.jail.write_group(g, Group(self.nb.name, self.program, [], refuse), {})
         failure, errors = self.jail.load(g)
         for err in errors:
@@ -158,7 +140,7 @@ class _Run:
         if failure is not None:
             self.link = None
             return
-        self.link = self.link or Link(self.jail, self.indices)
+        self.link = self.link or Link(self.jail)
         problem = self.link.loaded()
         if problem is not None:
             self.load_failure = (ERROR, problem.reason)
@@ -181,11 +163,24 @@ class _Run:
         self.ns.update(found)
         self.fetched = dict(found)
 
-    def execute(self, step: Step) -> None:
-        filename = f"<{self.nb.name} {step.label}>"
+    def run(self, step: Step) -> None:
+        """Run one of the instructor's cells: its test's clock and the student's names first,
+        then the cell, quietly, with grading_rng per student."""
+        if self.link is not None and self.link.alive:
+            self.link.begin_test(step.grade_id or step.label, self.seconds)
+            self.link.prune_mirrors(list(self.ns.values()))
+            self.refresh(step.code)
         sink = io.StringIO()
-        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-            exec(compile(step.code, filename, "exec"), self.ns)  # noqa: S102 - the instructor's
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), \
+                grading.derive_with(self.grading_rng):
+            exec(compile(step.code, self.filename(step), "exec"), self.ns)  # noqa: S102
+
+    def filename(self, step: Step) -> str:
+        return f"<{self.nb.name} {step.label}>"
+
+    def grading_rng(self, seed: Any) -> np.random.Generator:
+        secret, student_id = self.rng_key
+        return student_rng(secret, student_id, f"grading_rng\0{seed!r}")
 
 
 def _line_of(exc: BaseException, filename: str, hidden: frozenset[int]) -> str:
@@ -200,13 +195,9 @@ def _verdict(run: _Run, step: Step) -> tuple[str, str]:
     """Run test ``step``; its (status, reason)."""
     link = run.link
     assert link is not None
-    link.begin_test(step.grade_id or step.label, run.seconds)
-    link.prune_mirrors(list(run.ns.values()))
-    filename = f"<{run.nb.name} {step.label}>"
+    filename = run.filename(step)
     try:
-        run.refresh(step.code)
-        with grading.derive_with(lambda seed: _rng(run, seed)):
-            run.execute(step)
+        run.run(step)
     except StudentError as err:
         if err.refused or link.refused:
             return ERROR, refusal.message((list(err.refused) or link.refused)[0])
@@ -232,11 +223,6 @@ def _verdict(run: _Run, step: Step) -> tuple[str, str]:
     if link.refused:
         return ERROR, refusal.message(link.refused[0])
     return PASSED, ""
-
-
-def _rng(run: _Run, seed: Any) -> np.random.Generator:
-    secret, student_id = run.rng_key
-    return student_rng(secret, student_id, f"grading_rng\0{seed!r}")
 
 
 def grade_notebook(
@@ -283,11 +269,8 @@ def grade_notebook(
         (student_defined | nb.solution_names),
         refuse_for,
         seconds_per_test or jail.limits.test_cell_seconds,
-        _late_indices(jail),
-        _group_indices(jail),
+        (secret, student_id),
     )
-    run.rng_key = (secret, student_id)
-    run.ns["__name__"] = "__grader__"
     results = []
     state = np.random.get_state()  # the tests seed NumPy's generator: the grader's is put back  # noqa: NPY002 - the tests seed the global one
     try:
@@ -302,19 +285,8 @@ def grade_notebook(
     return results, run.cell_errors
 
 
-def handles_module():
-    """:mod:`autograder.handles` (its source is part of what a grade depends on)."""
-    from autograder import handles
-
-    return handles
-
-
-def unrun(nb: NotebookTests, step: Step, status: str, reason: str) -> TestResult:
-    """The result of a test that was not run (its notebook is missing, say)."""
-    return _result(nb, step, status, reason)
-
-
-def _result(nb: NotebookTests, step: Step, status: str, reason: str) -> TestResult:
+def result(nb: NotebookTests, step: Step, status: str, reason: str) -> TestResult:
+    """The TestResult of test ``step`` (one that was not run, say: its notebook is missing)."""
     return TestResult(
         grade_id=step.grade_id or step.label,
         notebook=nb.name,
@@ -328,9 +300,8 @@ def _result(nb: NotebookTests, step: Step, status: str, reason: str) -> TestResu
 def _grade_test(run: _Run, step: Step) -> TestResult:
     run.ensure_loaded(run.refuse_for(step.grade_id or ""))
     if run.load_failure is not None:
-        return _result(run.nb, step, ERROR, run.load_failure[1])
-    status, reason = _verdict(run, step)
-    return _result(run.nb, step, status, reason)
+        return result(run.nb, step, ERROR, run.load_failure[1])
+    return result(run.nb, step, *_verdict(run, step))
 
 
 def _run_plain(run: _Run, step: Step, refuse: tuple[str, ...]) -> None:
@@ -338,12 +309,7 @@ def _run_plain(run: _Run, step: Step, refuse: tuple[str, ...]) -> None:
     if step.kind == "plain":
         run.ensure_loaded(refuse)
     try:
-        if run.link is not None and run.link.alive:
-            run.link.begin_test(step.label, run.seconds)
-            run.link.prune_mirrors(list(run.ns.values()))
-            run.refresh(step.code)
-        with grading.derive_with(lambda seed: _rng(run, seed)):
-            run.execute(step)
+        run.run(step)
     except Exception as err:  # noqa: BLE001 - a demo cell that fails costs no test by itself
         run.plain_errors.append(f"{step.label} raised {type(err).__name__}: {err}"[:300])
 
@@ -354,18 +320,6 @@ def _next_refusal(steps: list[Step], position: int, refuse_for) -> tuple[str, ..
         if step.kind == "test":
             return refuse_for(step.grade_id or "")
     return ()
-
-
-def _late_indices(jail: Jail) -> itertools.count:
-    if not hasattr(jail, "late_calls"):
-        jail.late_calls = itertools.count(LATE_CALLS_FROM)  # type: ignore[attr-defined]
-    return jail.late_calls  # type: ignore[attr-defined]
-
-
-def _group_indices(jail: Jail) -> itertools.count:
-    if not hasattr(jail, "late_groups"):
-        jail.late_groups = itertools.count(LATE_CALLS_FROM)  # type: ignore[attr-defined]
-    return jail.late_groups  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager

@@ -42,7 +42,6 @@ from __future__ import annotations
 import base64
 import copy
 import inspect
-import itertools
 import time
 from typing import Any
 
@@ -436,8 +435,8 @@ class Link:
     Requests belong to the current test (:meth:`begin_test`), whose calls share its time limit.
     """
 
-    def __init__(self, jail: Jail, indices: itertools.count) -> None:
-        self.jail, self.indices = jail, indices
+    def __init__(self, jail: Jail) -> None:
+        self.jail = jail
         self.generation = 0
         self.alive = False
         self.dead_reason = ""
@@ -548,8 +547,7 @@ class Link:
     # -- plumbing --------------------------------------------------------------------------------
 
     def _call(self, call: Call, seconds: float | None) -> Outcome:
-        index = next(self.indices)
-        outcome, healthy = self.jail.late_call(index, call, seconds)
+        outcome, healthy = self.jail.late_call(call, seconds)
         if not healthy or not self.jail.alive():
             self._died(outcome.reason or "the jail ended")
         return outcome

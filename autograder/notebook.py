@@ -514,21 +514,31 @@ BEGIN_HIDDEN = ("BEGIN HIDDEN TESTS", "BEGIN ALWAYS HIDDEN TESTS")
 END_HIDDEN = ("END HIDDEN TESTS", "END ALWAYS HIDDEN TESTS")
 
 
-def without_hidden_tests(source: str) -> str:
-    """A cell's source as the release shows it: every hidden-test region removed.
+def hidden_lines(source: str) -> frozenset[int]:
+    """1-based numbers of the lines the release removes from a cell: every hidden-test region,
+    its marks included.
 
     Line by line, as nbgrader's ClearHiddenTests does (so that an untouched release cell
     compares equal); a region that is never closed runs to the end of the cell.
     """
-    kept, hidden = [], False
-    for line in source.split("\n"):
+    hidden, inside = set(), False
+    for number, line in enumerate(source.split("\n"), 1):
         if any(mark in line for mark in BEGIN_HIDDEN):
-            hidden = True
+            inside = True
         elif any(mark in line for mark in END_HIDDEN):
-            hidden = False
-        elif not hidden:
-            kept.append(line)
-    return "\n".join(kept)
+            inside = False
+        elif not inside:
+            continue
+        hidden.add(number)
+    return frozenset(hidden)
+
+
+def without_hidden_tests(source: str) -> str:
+    """A cell's source as the release shows it: the :func:`hidden_lines` removed."""
+    hidden = hidden_lines(source)
+    return "\n".join(
+        line for number, line in enumerate(source.split("\n"), 1) if number not in hidden
+    )
 
 
 def has_hidden_tests(source: str) -> bool:

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder import cellgrade, intake, notebook, references, static_checks, tamper
+from autograder import cellgrade, handles, intake, notebook, references, static_checks, tamper
 from autograder.assignment import Assignment, load_assignment
 from autograder.compare import compare_outputs
 from autograder.sandbox import (
@@ -87,7 +87,7 @@ class _Course:
 def _cell_course(src: Path) -> _Course:
     """A course graded by its notebooks' test cells (:mod:`autograder.cellgrade`)."""
     digest = hashlib.sha256()
-    for module in (cellgrade, cellgrade.handles_module()):
+    for module in (cellgrade, handles):
         digest.update(Path(module.__file__).read_bytes())
     points, tests = {}, {}
     for path in sorted(src.glob("*.ipynb")):
@@ -415,7 +415,7 @@ def _grade_test_cells(
             if nb_intake is None or nb_intake.status in ("missing", "unreadable"):
                 why = "the notebook is missing" if nb_intake is None or (
                     nb_intake.status == "missing") else "the notebook could not be read"
-                results += [cellgrade.unrun(tests, step, MISSING, why) for step in tests.tests]
+                results += [cellgrade.result(tests, step, MISSING, why) for step in tests.tests]
                 continue
             cells = _program(nb_intake)
             defined, compile_errors = _program_names(cells)

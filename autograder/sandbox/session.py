@@ -14,6 +14,7 @@ Imports: NumPy, the standard library, and the sandbox's own modules.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import secrets
@@ -49,6 +50,7 @@ from autograder.sandbox.protocol import (
 SETUP_SECONDS = 30.0  # start-up: namespaces, interpreter, numpy and the kit
 RESET_SECONDS = 2.0  # the zygote's answer to a reset, before the whole jail is killed
 CHANNEL_LOST = 86  # the zygote's exit code when its result pipe is gone (_zygote.CHANNEL_LOST)
+LATE_FROM = 1_000_000  # the first index of a late call or group (Jail.late_call)
 PRELOAD = (  # imported once by the zygote, so that every fork starts warm
     "numpy",
     "cs231n_lib.refusal",
@@ -290,6 +292,10 @@ class Jail:
             os.chown(self.work, uid, uid)
         self.work_fd = os.open(self.work, os.O_RDONLY | os.O_DIRECTORY)
         self.late_fd: int | None = None  # inputs/late.bin, see late_call
+        # Late calls and groups are numbered after any run_groups' own, for the jail's life:
+        # a stale answer of an ended call can never be taken for a new one's.
+        self._late_calls = itertools.count(LATE_FROM)
+        self._late_groups = itertools.count(LATE_FROM)
         self.proc: subprocess.Popen | None = None
         self.cgroup: Cgroup | None = None
         self.texts: list[str] = []
@@ -301,12 +307,8 @@ class Jail:
     def write_group(self, index: int, group: Group, calls: dict[int, tuple[dict, list]]) -> None:
         """Write group ``index``: its cells, refusals and call specs in one JSON file, and every
         array of its calls, one ``.npy`` record after another, in one ``.bin`` file."""
-        offsets = {}
-        with open(self.inputs / f"group-{index}.bin", "wb") as f:
-            for _spec, arrays in calls.values():
-                for name, array in arrays:
-                    offsets[name] = f.tell()
-                    np.lib.format.write_array(f, array, allow_pickle=False)
+        data, offsets = _npy_records([a for _spec, arrays in calls.values() for a in arrays])
+        (self.inputs / f"group-{index}.bin").write_bytes(data)
         spec = {
             "cells": [list(c) for c in group.cells],
             "refuse": list(group.refuse),
@@ -315,23 +317,22 @@ class Jail:
         }
         (self.inputs / f"group-{index}.json").write_text(json.dumps(spec), encoding="utf-8")
 
-    def late_call(self, index: int, call: Call, seconds: float | None = None
-                  ) -> tuple[Outcome, bool]:
+    def new_group_index(self) -> int:
+        """An index for a group no :func:`run_groups` of this jail numbers (those count from 0)."""
+        return next(self._late_groups)
+
+    def late_call(self, call: Call, seconds: float | None = None) -> tuple[Outcome, bool]:
         """Run ``call`` on the group loaded now, after its cells ran: a call the grader chose
         from the answers to earlier ones (:mod:`autograder.handles`). The call travels on the
         command pipe; its arrays go to one file, ``late.bin``, rewritten in place each time
         (creating files is the slow part of a call on some disks)."""
+        index = next(self._late_calls)
         spec, arrays = encode_call(index, call)
-        offsets = {}
         if self.late_fd is None:
             self.late_fd = os.open(self.inputs / "late.bin", os.O_RDWR | os.O_CREAT, 0o640)
             if self.uid is not None:
                 os.fchown(self.late_fd, 0, self.uid)
-        buffer = io.BytesIO()
-        for name, array in arrays:
-            offsets[name] = buffer.tell()
-            np.lib.format.write_array(buffer, array, allow_pickle=False)
-        data = memoryview(buffer.getbuffer())
+        data, offsets = _npy_records(arrays)
         written = 0
         while written < len(data):
             written += os.pwrite(self.late_fd, data[written:], written)
@@ -681,6 +682,15 @@ class Jail:
         except Broken as err:
             return outcome("bad_output", str(err), None, report["types"]), True
         return outcome("ok", "", outputs, report["types"], report["refused"]), True
+
+
+def _npy_records(arrays: list[tuple[str, np.ndarray]]) -> tuple[memoryview, dict[str, int]]:
+    """``.npy`` records one after another, and each array's name -> its offset."""
+    buffer, offsets = io.BytesIO(), {}
+    for name, array in arrays:
+        offsets[name] = buffer.tell()
+        np.lib.format.write_array(buffer, array, allow_pickle=False)
+    return buffer.getbuffer(), offsets
 
 
 def _host_import_roots() -> set[str]:

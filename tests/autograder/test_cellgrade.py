@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import itertools
 import json
 import os
 import re
@@ -337,7 +336,7 @@ def test_grades_csv_keeps_its_columns(graded, course):
 
 
 def test_grading_rng_is_seeded_in_the_notebook_and_per_student_when_graded():
-    from autograder.cellgrade import _rng, _Run
+    from autograder.cellgrade import _Run
     from cs231n_lib.grading import derive_with, grading_rng
 
     in_notebook = grading_rng(7).standard_normal(3)
@@ -346,7 +345,7 @@ def test_grading_rng_is_seeded_in_the_notebook_and_per_student_when_graded():
     for student in ("ada", "bob"):
         run = _Run.__new__(_Run)
         run.rng_key = (SECRET, student)
-        with derive_with(lambda seed, run=run: _rng(run, seed)):
+        with derive_with(run.grading_rng):
             draws[student] = grading_rng(7).standard_normal(3)
             again = grading_rng(7).standard_normal(3)
         assert np.array_equal(draws[student], again)  # the same for one student
@@ -412,7 +411,7 @@ def _linked(code: str):
     with jail_uid() as uid, open_jail(limits, uid) as jail:
         jail.write_group(0, Group("nb", [("cell", code)], []), {})
         assert jail.load(0)[0] is None
-        link = handles.Link(jail, itertools.count(1_000_000))
+        link = handles.Link(jail)
         assert link.loaded() is None
         link.begin_test("t", 20)
         yield link
