@@ -48,17 +48,18 @@ from typing import Any
 import numpy as np
 
 from autograder.sandbox import Call, Jail, Outcome
+from autograder.sandbox.protocol import Broken, arrays_from_blob
 
 ARRAY_KINDS = "biufc"
 MAX_MIRRORS = 256  # the most recent reads whose changes are written back
 MAX_NAME = 200
-INLINE_CHARS = 4 * ((1 << 20) + 2) // 3 + 4  # base64 of the driver's INLINE_BYTES, at most
+INLINE_BYTES = 1 << 20  # answers' arrays up to this size travel inline in the report
+INLINE_CHARS = 4 * (INLINE_BYTES + 2) // 3 + 4  # their base64, at most
 
 # Tags of the data that crosses, in both directions. A NUL byte starts each, so no key a test or
 # a student writes collides with one by accident (and a collision costs only that call).
-HANDLE, ARRAY, TUPLE, DICT, DTYPE, TYPE, RAISED, METHOD, UNDEFINED, SLICE = (
-    "\0h", "\0a", "\0t", "\0d", "\0dtype", "\0type", "\0raised", "\0m", "\0undef", "\0slice"
-)
+TAGS = ("\0h", "\0a", "\0t", "\0d", "\0dtype", "\0type", "\0raised", "\0m", "\0undef", "\0slice")
+HANDLE, ARRAY, TUPLE, DICT, DTYPE, TYPE, RAISED, METHOD, UNDEFINED, SLICE = TAGS
 
 # --- the jail's side ---------------------------------------------------------------------------
 # Installed by the first request of a load as the module ``_cs231n_handles``; each later request
@@ -69,10 +70,6 @@ DRIVER = r'''
 import base64, builtins, copy, sys, types
 import numpy as np
 
-INLINE_BYTES = 1 << 20
-
-H, A, T, D, DT, TY, RAISED, M, UNDEF, SL = (
-    "\0h", "\0a", "\0t", "\0d", "\0dtype", "\0type", "\0raised", "\0m", "\0undef", "\0slice")
 KINDS = "biufc"
 objects = {}
 counter = [0]
@@ -118,7 +115,7 @@ def wrap(value, arrays, depth=0):
             return items if kind is list else {T: items}
         if kind is dict and all(type(k) is str for k in value):
             return {D: {k: wrap(v, arrays, depth + 1) for k, v in value.items()}}
-    return {H: keep(value), "type": type(value).__qualname__[:200], "callable": callable(value)}
+    return {H: keep(value), "type": type(value).__qualname__[:200]}
 
 
 def unwrap(value):
@@ -295,8 +292,11 @@ def assign_into(current, new):
     return False
 
 
-# The jail's side: its driver, with the two functions above.
-DRIVER = DRIVER + "\n\n" + inspect.getsource(same_data) + "\n\n" + inspect.getsource(assign_into)
+# The jail's side: its driver, with the tags and the two functions above.
+DRIVER = (
+    f"H, A, T, D, DT, TY, RAISED, M, UNDEF, SL = {TAGS!r}\nINLINE_BYTES = {INLINE_BYTES}\n"
+    + DRIVER + "\n\n" + inspect.getsource(same_data) + "\n\n" + inspect.getsource(assign_into)
+)
 
 STUB = """
 import sys
@@ -353,15 +353,13 @@ def _student_exception(name: str, message: str) -> StudentError:
 class Handle:
     """An object of the student's, living in the jail; see the module docstring."""
 
-    __slots__ = ("_link", "_id", "_type", "_callable", "_generation", "_root", "_methods")
+    __slots__ = ("_link", "_id", "_type", "_generation", "_methods")
 
-    def __init__(self, link: Link, ident: int, type_name: str, is_callable: bool, root: Any):
+    def __init__(self, link: Link, ident: int, type_name: str):
         object.__setattr__(self, "_link", link)
         object.__setattr__(self, "_id", ident)
         object.__setattr__(self, "_type", type_name)
-        object.__setattr__(self, "_callable", is_callable)
         object.__setattr__(self, "_generation", link.generation)
-        object.__setattr__(self, "_root", root)
         object.__setattr__(self, "_methods", {})  # names known to be methods: no round trip
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -590,7 +588,7 @@ class Link:
                 if type(inline) is not str or blob is not None or len(inline) > INLINE_CHARS:
                     raise ValueError("a bad inline blob")
                 blob = np.frombuffer(base64.b64decode(inline, validate=True), dtype=np.uint8)
-            arrays = _unpack(head.get("table"), blob)
+            arrays = arrays_from_blob(head.get("table"), blob)
             state = head.get("rng")
             if state is not None:
                 name, keys, pos, has_gauss, cached = _incoming(state, arrays, self)
@@ -605,6 +603,8 @@ class Link:
                 mutated = {k: _incoming({DICT: v}, arrays, self) for k, v in mutated.items()}
         except StudentError:
             raise
+        except Broken as err:
+            raise StudentError("bad_output", f"your code's answer: {err}") from None
         except Exception as err:  # noqa: BLE001 - whatever came out is hostile data
             raise StudentError(
                 "bad_output", f"your code's answer could not be read as data ({type(err).__name__})"
@@ -622,37 +622,6 @@ def _apply_mutations(mutated: dict, args: tuple, kwargs: dict) -> None:
     for key, value in (mutated.get("kwargs") or {}).items():
         if key in kwargs:
             assign_into(kwargs[key], value)
-
-
-def _unpack(table: Any, blob: Any) -> list[np.ndarray]:
-    """The arrays of an answer: each table entry [dtype, shape, offset, nbytes] is checked
-    against the blob (plain numeric dtypes, non-negative dimensions, sizes that add up)."""
-    if type(table) is not list or (table and (type(blob) is not np.ndarray
-                                              or blob.dtype != np.uint8 or blob.ndim != 1)):
-        raise ValueError("a bad array table")
-    arrays = []
-    for entry in table:
-        if type(entry) is not list or len(entry) != 4:
-            raise ValueError("a bad array entry")
-        descr, shape, offset, nbytes = entry
-        if type(descr) is not str or len(descr) > 8:
-            raise ValueError("a bad dtype")
-        dtype = np.dtype(descr)
-        if dtype.kind not in ARRAY_KINDS or dtype.fields is not None or dtype.subdtype:
-            raise ValueError("a dtype that is not plain numbers")
-        if (type(shape) is not list or len(shape) > 32
-                or not all(type(n) is int and n >= 0 for n in shape)):
-            raise ValueError("a bad shape")
-        if type(offset) is not int or type(nbytes) is not int or offset < 0:
-            raise ValueError("a bad offset")
-        if nbytes != int(np.prod(shape, dtype=object)) * dtype.itemsize:
-            raise ValueError("a size that does not match the shape")
-        if offset + nbytes > blob.size:
-            raise ValueError("an array past the end of the data")
-        flat = np.frombuffer(blob, dtype=dtype, count=nbytes // max(dtype.itemsize, 1),
-                             offset=offset) if nbytes else np.empty(0, dtype=dtype)
-        arrays.append(flat.reshape(shape).copy())
-    return arrays
 
 
 def _same_state(a: tuple, b: tuple) -> bool:
@@ -742,7 +711,7 @@ def _incoming(value: Any, arrays: list, link: Link, depth: int = 0) -> Any:
         ident, kind = value[HANDLE], value.get("type")
         if type(ident) is not int or type(kind) is not str:
             raise ValueError("a bad handle")
-        return Handle(link, ident, kind[:MAX_NAME], value.get("callable") is True, None)
+        return Handle(link, ident, kind[:MAX_NAME])
     if RAISED in value or METHOD in value or UNDEFINED in value:
         return value
     raise ValueError("an unknown tag")

@@ -167,14 +167,21 @@ def _checked_header(f: Any, k: int, name: str) -> tuple[tuple[int, ...], bool, n
         shape, fortran, dtype = read(f, max_header_size=MAX_HEADER_BYTES)
     except Exception:  # parsing untrusted bytes: any failure means "not a .npy file"
         raise Broken(f"output {k}: {name} is not a valid .npy file") from None
+    if type(fortran) is not bool:
+        raise Broken(f"output {k}: {name} has an invalid fortran_order in its header")
+    check_shape_and_dtype(shape, dtype, f"output {k}: {name}", f"output {k}")
+    return shape, fortran, dtype
+
+
+def check_shape_and_dtype(shape: Any, dtype: Any, where: str, what: str) -> None:
+    """Broken unless ``shape`` is a tuple of at most :data:`MAX_NDIM` non-negative ints and
+    ``dtype`` a plain numeric or bool dtype (no objects, fields or sub-arrays)."""
     if (
         type(shape) is not tuple
         or len(shape) > MAX_NDIM
         or not all(type(n) is int and n >= 0 for n in shape)
     ):
-        raise Broken(f"output {k}: {name} has an invalid shape in its header: {clip(shape, 80)}")
-    if type(fortran) is not bool:
-        raise Broken(f"output {k}: {name} has an invalid fortran_order in its header")
+        raise Broken(f"{where} has an invalid shape in its header: {clip(shape, 80)}")
     if (
         not isinstance(dtype, np.dtype)
         or dtype.kind not in ARRAY_KINDS
@@ -184,10 +191,40 @@ def _checked_header(f: Any, k: int, name: str) -> tuple[tuple[int, ...], bool, n
         or dtype.itemsize <= 0
     ):
         raise Broken(
-            f"output {k} is an array of dtype {clip(dtype, 80)}; only plain numeric and bool "
+            f"{what} is an array of dtype {clip(dtype, 80)}; only plain numeric and bool "
             "arrays are accepted"
         )
-    return shape, fortran, dtype
+
+
+def arrays_from_blob(table: Any, blob: np.ndarray | None) -> list[np.ndarray]:
+    """The arrays a report packs end to end in one uint8 ``blob``: each ``table`` entry is
+    ``[dtype descr, shape, offset, nbytes]``, checked as a ``.npy`` header is, and its bytes
+    must lie inside the blob. Each array is a copy that owns its data."""
+    if type(table) is not list or len(table) > 10_000:
+        raise Broken("the report's array table is not a list")
+    if table and (type(blob) is not np.ndarray or blob.dtype != np.uint8 or blob.ndim != 1):
+        raise Broken("the report's array data is not one byte array")
+    arrays = []
+    for k, entry in enumerate(table):
+        if type(entry) is not list or len(entry) != 4:
+            raise Broken(f"array {k} of the report is described wrongly")
+        descr, shape, offset, nbytes = entry
+        if type(descr) is not str or len(descr) > 8 or type(shape) is not list:
+            raise Broken(f"array {k} of the report has an invalid dtype or shape")
+        try:
+            dtype = np.dtype(descr)
+        except TypeError:
+            raise Broken(f"array {k} of the report has an invalid dtype {clip(descr, 20)}"
+                         ) from None
+        shape = tuple(shape)
+        check_shape_and_dtype(shape, dtype, f"array {k} of the report", f"array {k}")
+        if type(offset) is not int or type(nbytes) is not int or offset < 0:
+            raise Broken(f"array {k} of the report has an invalid offset or size")
+        if nbytes != math.prod(shape) * dtype.itemsize or offset + nbytes > blob.size:
+            raise Broken(f"array {k} of the report does not fit its shape or the data")
+        flat = np.frombuffer(blob, dtype=dtype, count=math.prod(shape), offset=offset)
+        arrays.append(flat.reshape(shape).copy())
+    return arrays
 
 
 def read_array(dir_fd: int, k: int, name: str, max_bytes: int) -> np.ndarray:

@@ -415,3 +415,27 @@ def _linked(code: str):
         assert link.loaded() is None
         link.begin_test("t", 20)
         yield link
+
+
+BLOB = np.arange(4.0).tobytes()
+
+
+@pytest.mark.parametrize("table, why", [
+    ([["|O", [1], 0, 8]], "dtype"),
+    ([["<f8", [-1], 0, 8]], "shape"),
+    ([["<f8", [1, 2, 3], 0, 48]], "fit"),
+    ([["<f8", [4], 8, 32]], "fit"),
+    ([["<f8", [4], 0, 16]], "fit"),
+    ([["<f8", [4], -8, 32]], "offset"),
+    ([["not a dtype", [1], 0, 8]], "dtype"),
+    ("not a list", "not a list"),
+])
+def test_a_forged_array_table_in_an_answer_is_broken_not_read(table, why):
+    from autograder.sandbox.protocol import Broken, arrays_from_blob
+
+    with pytest.raises(Broken, match=why):
+        arrays_from_blob(table, np.frombuffer(BLOB, dtype=np.uint8))
+    got = arrays_from_blob([["<f8", [2, 2], 0, 32], ["<f8", [0], 32, 0]],
+                           np.frombuffer(BLOB, dtype=np.uint8))
+    assert got[0].tolist() == [[0.0, 1.0], [2.0, 3.0]] and got[0].flags.writeable
+    assert got[1].shape == (0,)
