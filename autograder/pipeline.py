@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from autograder import cellgrade, handles, intake, notebook, references, static_checks, tamper
+from autograder.assignment import FILENAME as ASSIGNMENT_FILE
 from autograder.assignment import Assignment, load_assignment
 from autograder.compare import compare_outputs
 from autograder.sandbox import (
@@ -100,23 +101,22 @@ def _cell_course(src: Path) -> _Course:
     return _Course([], intake.read_source(src), points, {}, digest.hexdigest(), tests)
 
 
-def _with_assignment(course: _Course, src: Path) -> _Course:
-    """The course with its assignment's particulars, which the grade depends on too."""
+@functools.lru_cache(maxsize=4)
+def _course(source_dir: str, assignment: str, stamp: str, by_test_cells: bool = False
+            ) -> _Course:
+    src = Path(source_dir)
+    if by_test_cells or not has_spec(assignment):
+        course = _cell_course(src)
+    else:
+        course = _spec_course(source_dir, assignment)
+    # The assignment's particulars (its autograder.json) are part of what a grade depends on.
     course.assignment = load_assignment(src)
-    extra = src / "autograder.json"
+    extra = src / ASSIGNMENT_FILE
     if extra.is_file():
         course.fingerprint = hashlib.sha256(
             course.fingerprint.encode() + extra.read_bytes()
         ).hexdigest()
     return course
-
-
-@functools.lru_cache(maxsize=4)
-def _course(source_dir: str, assignment: str, stamp: str, by_test_cells: bool = False
-            ) -> _Course:
-    if by_test_cells or not has_spec(assignment):
-        return _with_assignment(_cell_course(Path(source_dir)), Path(source_dir))
-    return _with_assignment(_spec_course(source_dir, assignment), Path(source_dir))
 
 
 def _spec_course(source_dir: str, assignment: str) -> _Course:
@@ -137,7 +137,7 @@ def _spec_course(source_dir: str, assignment: str) -> _Course:
 
 
 def load_course(job: GradingJob) -> _Course:
-    files = [*job.source_dir.glob("*.ipynb"), *job.source_dir.glob("autograder.json")]
+    files = [*job.source_dir.glob("*.ipynb"), *job.source_dir.glob(ASSIGNMENT_FILE)]
     stamp = str(max(p.stat().st_mtime_ns for p in files))
     return _course(str(job.source_dir), job.assignment, stamp, job.by_test_cells)
 
@@ -281,17 +281,22 @@ class _Plan:
     groups: list[tuple[Group, list[_TestJudge]]] = field(default_factory=list)
 
 
+def _not_gradable(nb_intake: Any) -> str:
+    """Why a notebook's tests cannot run (it is missing or unreadable); "" when they can."""
+    if nb_intake is None or nb_intake.status == "missing":
+        return "the notebook is missing"
+    if nb_intake.status == "unreadable":
+        return "the notebook could not be read"
+    return ""
+
+
 def _plan_notebook(
     job: GradingJob, course: _Course, student_id: str, nb: str, nb_intake: Any
 ) -> _Plan:
     plan = _Plan()
     specs = [t for t in course.tests if t.notebook == nb]
-    if nb_intake is None or nb_intake.status in ("missing", "unreadable"):
-        why = (
-            "the notebook is missing"
-            if nb_intake is None or nb_intake.status == "missing"
-            else "the notebook could not be read"
-        )
+    why = _not_gradable(nb_intake)
+    if why:
         plan.results = {
             s.grade_id: _result(s, course.points[s.grade_id], MISSING, why) for s in specs
         }
@@ -412,9 +417,8 @@ def _grade_test_cells(
     try:
         for name, tests in sorted((course.cell_tests or {}).items()):
             nb_intake = sub.notebooks.get(name)
-            if nb_intake is None or nb_intake.status in ("missing", "unreadable"):
-                why = "the notebook is missing" if nb_intake is None or (
-                    nb_intake.status == "missing") else "the notebook could not be read"
+            why = _not_gradable(nb_intake)
+            if why:
                 results += [cellgrade.result(tests, step, MISSING, why) for step in tests.tests]
                 continue
             cells = _program(nb_intake)

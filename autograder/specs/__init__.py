@@ -21,9 +21,8 @@ def has_spec(assignment: str) -> bool:
 
 def load_spec(assignment: str) -> ModuleType:
     """The spec module for ``assignment``; ValueError naming the known ones otherwise."""
-    known = SPEC_MODULES
-    if assignment not in known:
+    if assignment not in SPEC_MODULES:
         raise ValueError(
-            f"no out-of-kernel tests for assignment {assignment!r}; known: {sorted(known)}"
+            f"no out-of-kernel tests for assignment {assignment!r}; known: {sorted(SPEC_MODULES)}"
         )
-    return importlib.import_module(known[assignment])
+    return importlib.import_module(SPEC_MODULES[assignment])
