@@ -7,13 +7,12 @@ a backward pass through the refused numerical gradient, a hang, the untouched re
 
 from __future__ import annotations
 
-import shutil
 import sys
 
 import pytest
 
 from autograder.api import grade
-from autograder.demo import DROPOUT, KIT_COURSE, build_dropout_class
+from autograder.demo import DROPOUT, build_demo_course, build_dropout_class
 from autograder.schema import ERROR, FAILED, PASSED
 
 from grading_setup import SECRET, TEST_LIMITS
@@ -26,10 +25,7 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     course = tmp_path_factory.mktemp("dropout_demo") / "course"
-    course.mkdir()
-    shutil.copy2(KIT_COURSE / "nbgrader_config.py", course / "nbgrader_config.py")
-    shutil.copytree(KIT_COURSE / "source", course / "source")
-    shutil.copytree(KIT_COURSE / "release", course / "release")
+    build_demo_course(course, only=[])  # the kit's course, no convnets submission
     expected = build_dropout_class(course)
     run = grade(course, DROPOUT, secret=SECRET, limits=TEST_LIMITS, workers=2, progress=False,
                 similarity=False)
