@@ -114,7 +114,8 @@ class _Run:
     program: list[tuple[str, str]]
     student_names: set[str]
     refuse_for: Callable[[str], tuple[str, ...]]
-    seconds: float
+    seconds: float  # a test cell's calls together
+    plain_seconds: float  # an instructor's cell that is not a test: its calls together
     rng_key: tuple[str, str]  # (course secret, student id) of grading_rng
     ns: dict[str, Any] = field(default_factory=lambda: {"__name__": "__grader__"})
     fetched: dict[str, Any] = field(default_factory=dict)  # name -> the value put in ns
@@ -167,7 +168,8 @@ class _Run:
         """Run one of the instructor's cells: its test's clock and the student's names first,
         then the cell, quietly, with grading_rng per student."""
         if self.link is not None and self.link.alive:
-            self.link.begin_test(step.grade_id or step.label, self.seconds)
+            seconds = self.seconds if step.kind == "test" else self.plain_seconds
+            self.link.begin_test(step.grade_id or step.label, seconds)
             self.link.prune_mirrors(list(self.ns.values()))
             self.refresh(step.code)
         sink = io.StringIO()
@@ -179,8 +181,12 @@ class _Run:
         return f"<{self.nb.name} {step.label}>"
 
     def grading_rng(self, seed: Any) -> np.random.Generator:
-        secret, student_id = self.rng_key
-        return student_rng(secret, student_id, f"grading_rng\0{seed!r}")
+        return student_grading_rng(*self.rng_key, seed)
+
+
+def student_grading_rng(secret: str, student_id: str, seed: Any) -> np.random.Generator:
+    """What :func:`cs231n_lib.grading.grading_rng` returns while this student is graded."""
+    return student_rng(secret, student_id, f"grading_rng\0{seed!r}")
 
 
 def _line_of(exc: BaseException, filename: str, hidden: frozenset[int]) -> str:
@@ -269,12 +275,13 @@ def grade_notebook(
         (student_defined | nb.solution_names),
         refuse_for,
         seconds_per_test or jail.limits.test_cell_seconds,
+        jail.limits.plain_cell_seconds,
         (secret, student_id),
     )
     results = []
     state = np.random.get_state()  # the tests seed NumPy's generator: the grader's is put back  # noqa: NPY002 - the tests seed the global one
     try:
-        with _quiet_matplotlib():
+        with grader_environment():
             for position, step in enumerate(nb.steps):
                 if step.kind == "test":
                     results.append(_grade_test(run, step))
@@ -322,17 +329,24 @@ def _next_refusal(steps: list[Step], position: int, refuse_for) -> tuple[str, ..
     return ()
 
 
+# What the instructor's cells see while they grade: plots go nowhere (a non-interactive
+# backend, no windows), and the notebooks' own scale switch is at "small", as in the jailed
+# nbgrader run (autograder.gradebook), so that a grade never depends on the grader's shell.
+GRADER_ENVIRONMENT = {"MPLBACKEND": "Agg", "CS231N_NOTEBOOK_SCALE": "small"}
+
+
 @contextlib.contextmanager
-def _quiet_matplotlib():
-    """Plots of the instructor's cells go nowhere: a non-interactive backend, no windows."""
-    previous = os.environ.get("MPLBACKEND")
-    os.environ["MPLBACKEND"] = "Agg"
+def grader_environment():
+    """The instructor's cells' environment (:data:`GRADER_ENVIRONMENT`) while the block runs."""
+    previous = {name: os.environ.get(name) for name in GRADER_ENVIRONMENT}
+    os.environ.update(GRADER_ENVIRONMENT)
     try:
         if "matplotlib.pyplot" in sys.modules:
             sys.modules["matplotlib.pyplot"].switch_backend("Agg")
         yield
     finally:
-        if previous is None:
-            os.environ.pop("MPLBACKEND", None)
-        else:
-            os.environ["MPLBACKEND"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -28,7 +28,10 @@ before, refreshed in place, so that two names for ``model.params`` stay one dict
 What a test cell cannot do through a handle: pass a function of its own to the student's code
 (it is refused with a TypeError naming the argument), rely on a read sharing memory with other
 data (a read is a copy, written back when changed), use operators on a handle other than
-call, attribute, item and ``len``, or expect Python's ``random`` module to be shared.
+call, attribute, item and ``len`` (iterating over one or converting it with ``np.asarray`` is a
+TypeError raised before any request: item by item, that would be a round trip per item), or
+expect Python's ``random`` module to be shared. A handle's class is named after the jailed
+object's type, so a check that says ``got a {type(out).__name__}`` names the student's type.
 
 The jail's side is :data:`DRIVER`, installed once per load of the student's cells; it runs as
 the jail's driver calls do (:mod:`autograder.sandbox`), and its answers are checked here as the
@@ -388,8 +391,32 @@ class Handle:
     def __len__(self) -> int:
         return self._link.request("len", self)
 
+    def __iter__(self):
+        # Without this, Python iterates by item 0, 1, 2, ... until IndexError: one round trip
+        # each, and forever for an object that answers every index.
+        raise TypeError(f"the student's {self._type} is not data and cannot be iterated over "
+                        "in the grader (a list or tuple of data comes back as one)")
+
+    def __array__(self, dtype: Any = None, copy: Any = None):
+        # NumPy would otherwise read it as a sequence, item by item through the jail.
+        raise TypeError(f"the student's {self._type} is not a NumPy array")
+
     def __repr__(self) -> str:
         return f"<the student's {self._type} (in the jail)>"
+
+
+_HANDLE_CLASSES: dict[str, type] = {}
+
+
+def _handle_class(type_name: str) -> type:
+    """A subclass of :class:`Handle` named as the jailed object's type, so that a check's
+    ``type(out).__name__`` says "got a _Liar", not "got a Handle"."""
+    if type_name not in _HANDLE_CLASSES:
+        name = "".join(c for c in type_name if c.isprintable())[:MAX_NAME] or "object"
+        if len(_HANDLE_CLASSES) >= 1000:  # many odd names from one class: the plain class
+            return Handle
+        _HANDLE_CLASSES[type_name] = type(name, (Handle,), {"__slots__": ()})
+    return _HANDLE_CLASSES[type_name]
 
 
 class BoundMethod:
@@ -711,7 +738,7 @@ def _incoming(value: Any, arrays: list, link: Link, depth: int = 0) -> Any:
         ident, kind = value[HANDLE], value.get("type")
         if type(ident) is not int or type(kind) is not str:
             raise ValueError("a bad handle")
-        return Handle(link, ident, kind[:MAX_NAME])
+        return _handle_class(kind[:MAX_NAME])(link, ident, kind[:MAX_NAME])
     if RAISED in value or METHOD in value or UNDEFINED in value:
         return value
     raise ValueError("an unknown tag")

@@ -15,6 +15,9 @@ class Limits:
     # A test cell's calls into the jail together (assignments graded by their own test cells,
     # autograder.cellgrade); each call still ends at wall_seconds_per_test.
     test_cell_seconds: float = 60.0
+    # An instructor's cell that is not a test (a demo, a plot, a timing): its calls together.
+    # It grades nothing, so code that hangs in it costs this much, and then the tests go on.
+    plain_cell_seconds: float = 10.0
     cpu_seconds: int = 120  # RLIMIT_CPU of each process in the jail
     memory_mb: int = 2048  # RLIMIT_AS of each process in the jail
     max_processes: int = 32  # processes and threads in the jail (cgroup pids, else RLIMIT_NPROC)

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -439,3 +440,61 @@ def test_a_forged_array_table_in_an_answer_is_broken_not_read(table, why):
                            np.frombuffer(BLOB, dtype=np.uint8))
     assert got[0].tolist() == [[0.0, 1.0], [2.0, 3.0]] and got[0].flags.writeable
     assert got[1].shape == (0,)
+
+
+def test_an_object_that_is_not_data_is_named_by_its_type_and_never_read_item_by_item():
+    """NumPy reads an object without ``__array__`` as a sequence, and Python iterates one by
+    index: through a handle that is a round trip per item, forever for an object that
+    answers every index (the always-equal cheat's)."""
+    code = (
+        "class Anything:\n"
+        "    def __getitem__(self, key):\n"
+        "        return self\n"
+        "    def __len__(self):\n"
+        "        return 10 ** 6\n"
+        "def make():\n"
+        "    return Anything()\n"
+    )
+    with _linked(code) as link:
+        made = link.fetch_globals(["make"])["make"]()
+        assert type(made).__name__ == "Anything" and "Anything" in repr(made)
+        requests = []
+        real = link.request
+        link.request = lambda *a, **k: requests.append(a[0]) or real(*a, **k)
+        for convert in (np.asarray, lambda v: np.clip(v, 0, 1), list, lambda v: [*v]):
+            with pytest.raises(TypeError, match="the student's Anything is not"):
+                convert(made)
+        # No item was read; np.clip asks for a .clip method once before it converts.
+        assert requests == ["getattr"], requests
+        assert len(made) == 10 ** 6 and requests[-1] == "len"  # len itself still crosses
+
+
+def test_an_instructor_cell_that_is_not_a_test_stops_at_its_budget_and_the_tests_go_on(
+        tmp_path):
+    from autograder import cellgrade, notebook
+    from autograder.sandbox import Limits, jail_uid, open_jail
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        _cell("import numpy as np\n"),
+        _cell("def slow(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n",
+              solution=True, grade_id="slow"),
+        _cell("for _ in range(1000):  # a demo that calls the code many times\n"
+              "    slow(1.0)\nDEMO_DONE = True\n"),
+        _cell("assert slow(2.0) == 2.0\n", grade=True, grade_id="test_slow", points=1),
+    ]
+    path = tmp_path / "demo.ipynb"
+    nbformat.write(nb, path)
+    tests = cellgrade.read_notebook_tests(path)
+    student = "import time\ndef slow(x):\n    time.sleep(0.05)\n    return x\n"
+    program = [(notebook.SETUP_LABEL, notebook.setup_cell("").code), ("cell 1", student)]
+    limits = Limits(wall_seconds_per_test=4.0, load_seconds=20.0, memory_mb=1024,
+                    plain_cell_seconds=1.5)
+    with jail_uid() as uid, open_jail(limits, uid) as jail:
+        started = time.monotonic()
+        results, _ = cellgrade.grade_notebook(tests, jail, program, {"slow"},
+                                              secret=SECRET, student_id="s")
+        took = time.monotonic() - started
+    # 1000 calls of 50 ms would take 50 s; the demo stops after 1.5 s and the test still runs.
+    assert took < 20, took
+    assert [(r.grade_id, r.status) for r in results] == [("test_slow", PASSED)], results
