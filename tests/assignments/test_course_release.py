@@ -25,8 +25,8 @@ GIVEAWAYS = (
     "loss += 0.5 * self.reg",
     "groups = x.reshape(N, G, -1)",
     "dbeta = dout.sum(axis=(0, 2, 3), keepdims=True)",
-    "default_rng(1101)",
-    "default_rng(1602)",
+    "grading_rng(1101)",
+    "grading_rng(1602)",
 )
 
 

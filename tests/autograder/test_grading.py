@@ -150,7 +150,7 @@ def test_reports(graded, by_student):
 def test_feedback_never_shows_hidden_tests_or_solutions(demo_course, graded):
     course, _ = demo_course
     run, _ = graded
-    secrets_ = ["BEGIN HIDDEN TESTS", "default_rng(1101)", "np.tensordot", SECRET]
+    secrets_ = ["BEGIN HIDDEN TESTS", "grading_rng(1101)", "np.tensordot", SECRET]
     for page in (run.out_dir / "feedback").glob("*.html"):
         text = page.read_text()
         assert not [s for s in secrets_ if s in text], page.name
