@@ -57,19 +57,24 @@ demo: $(VENV)/.installed-kit
 	$(BIN)/python -m autograder.demo --dest demo-output/course --workers 2
 	$(BIN)/python -m autograder.timing --quick --out demo-output/bench
 
-# A student's setup: the kit and JupyterLab, and a copy of the release in a working
-# folder outside this checkout (WORK=... to choose it). An existing folder is never
-# overwritten, so running it again loses no work. No grading happens.
-WORK ?= $(HOME)/cs231n-convnets
+# A student's setup: the kit and JupyterLab, and a copy of one assignment's release
+# (ASSIGNMENT=convnets, or dropout) in a working folder outside this checkout (WORK=... to
+# choose it). An existing folder is never overwritten, so running it again loses no work.
+# No grading happens.
+ASSIGNMENT ?= convnets
+WORK ?= $(HOME)/cs231n-$(ASSIGNMENT)
 student: $(VENV)/.installed-student
 	@work="$(abspath $(WORK))"; \
+	if [ ! -d "assignments/release/$(ASSIGNMENT)" ] || [ -z "$(ASSIGNMENT)" ]; then \
+	  echo "make student: no assignment named '$(ASSIGNMENT)' in assignments/release; there are: $$(ls assignments/release | tr '\n' ' ')" >&2; exit 2; \
+	fi; \
 	case "$$work/" in "$(CURDIR)/"*) \
 	  echo "make student: WORK=$$work is inside this checkout, where make release would delete it; choose a folder outside $(CURDIR)" >&2; exit 2;; \
 	esac; \
 	if [ -e "$$work" ]; then \
 	  echo "$$work exists already: left as it is, your work is kept"; \
 	else \
-	  mkdir -p "$$(dirname "$$work")" && cp -R assignments/release/convnets "$$work" && \
+	  mkdir -p "$$(dirname "$$work")" && cp -R "assignments/release/$(ASSIGNMENT)" "$$work" && \
 	  echo "copied the assignment's notebooks to $$work"; \
 	fi; \
 	echo "open them with:"; \

@@ -235,6 +235,29 @@ def test_make_student_copies_the_release_outside_the_checkout_and_keeps_work(tmp
     assert not (repo / "assignments" / "mine").exists()
 
 
+def test_make_student_copies_the_assignment_asked_for_and_names_a_wrong_one(tmp_path):
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    repo = Path(__file__).resolve().parents[2]
+    venv = tmp_path / "venv"
+    stamp = venv / ".installed-student"
+
+    def make(*args):
+        return subprocess.run(["make", "-s", "-o", str(stamp), "student", f"VENV={venv}",
+                               f"HOME={tmp_path / 'home'}", *args], cwd=repo,
+                              capture_output=True, text=True)
+
+    done = make("ASSIGNMENT=dropout")
+    assert done.returncode == 0, done.stderr
+    work = tmp_path / "home" / "cs231n-dropout"  # the default folder follows the assignment
+    release = repo / "assignments" / "release" / "dropout"
+    assert sorted(p.name for p in work.iterdir()) == sorted(p.name for p in release.iterdir())
+    wrong = make("ASSIGNMENT=dropuot")
+    assert wrong.returncode == 2
+    assert "no assignment named 'dropuot'" in wrong.stderr and "convnets" in wrong.stderr
+    assert not (tmp_path / "home" / "cs231n-dropuot").exists()
+
+
 def test_a_student_folder_without_this_assignment_is_named_so(course, capsys):
     (course / "submitted" / "dora").mkdir()
     (course / "submitted" / "dora" / "dropout").mkdir()
