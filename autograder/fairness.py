@@ -51,13 +51,11 @@ class TestSweep:
 
 
 def _run(code: str, ns: dict, label: str, derive=None) -> None:
+    """Run a cell quietly; with ``derive``, grading_rng is that student's."""
     sink = io.StringIO()
-    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-        if derive is None:
-            exec(compile(code, label, "exec"), ns)  # noqa: S102 - the instructor's notebook
-        else:
-            with grading.derive_with(derive):
-                exec(compile(code, label, "exec"), ns)  # noqa: S102
+    hook = contextlib.nullcontext() if derive is None else grading.derive_with(derive)
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), hook:
+        exec(compile(code, label, "exec"), ns)  # noqa: S102 - the instructor's notebook
 
 
 def sweep_notebook(path: Path, draws: int, only: set[str] | None = None) -> list[TestSweep]:
@@ -153,11 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=1) + "\n")
-    failed = [r.grade_id for r in results if r.failures]
-    if args.test and len(results) < len(set(args.test)):
-        missing = set(args.test) - {r.grade_id for r in results}
+    missing = set(args.test or ()) - {r.grade_id for r in results}
+    if missing:
         print(f"no test cell has grade id {sorted(missing)}", file=sys.stderr)
         return 2
+    failed = [r.grade_id for r in results if r.failures]
     if failed:
         print(f"the solution fails {len(failed)} test(s) on some draws: {', '.join(failed)}")
         return 1

@@ -15,8 +15,8 @@ import json
 import os
 import re
 import subprocess
-import time
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -27,6 +27,7 @@ from autograder.api import grade
 from autograder.schema import ERROR, FAILED, MISSING, PASSED
 
 from grading_setup import SECRET, TEST_LIMITS
+from grading_setup import nbgrader_cell as _cell
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the jail is built from Linux namespaces"
@@ -123,16 +124,6 @@ def dropout(x, p):
     return x * (np.random.rand(*x.shape) < p) / p
     ### END SOLUTION
 """
-
-
-def _cell(source: str, **nbgrader) -> nbformat.NotebookNode:
-    cell = nbformat.v4.new_code_cell(source)
-    if nbgrader:
-        cell.metadata["nbgrader"] = {
-            "schema_version": 3, "locked": not nbgrader.get("solution", False),
-            "solution": False, "grade": False, **nbgrader,
-        }
-    return cell
 
 
 def source_notebook() -> nbformat.NotebookNode:

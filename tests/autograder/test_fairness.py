@@ -10,14 +10,7 @@ import pytest
 from autograder import fairness
 
 from grading_setup import KIT_COURSE
-
-
-def _cell(source: str, **nbgrader) -> nbformat.NotebookNode:
-    cell = nbformat.v4.new_code_cell(source)
-    if nbgrader:
-        cell.metadata["nbgrader"] = {"schema_version": 3, "locked": True, "solution": False,
-                                     "grade": False, **nbgrader}
-    return cell
+from grading_setup import nbgrader_cell as _cell
 
 
 @pytest.fixture
@@ -27,7 +20,7 @@ def unfair_course(tmp_path):
     nb.cells = [
         _cell("import numpy as np\nfrom cs231n_lib.grading import grading_rng\n"),
         _cell("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n",
-              solution=True, locked=False, grade_id="double"),
+              solution=True, grade_id="double"),
         # default_rng(5)'s first normal is below 1: the notebook's own run passes.
         _cell("x = grading_rng(5).standard_normal()\nassert double(x) < 2.0, 'too big'\n",
               grade=True, grade_id="test_unfair", points=1),
