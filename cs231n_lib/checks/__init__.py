@@ -31,6 +31,7 @@ from cs231n_lib.checks.convnet import (
     check_convnet_params,
     check_initial_loss,
     check_model_gradients,
+    check_regularization_gradient,
     check_regularized_loss,
 )
 from cs231n_lib.checks.core import (
@@ -75,6 +76,7 @@ __all__ = [
     "check_norm_backward",
     "check_convnet_params",
     "check_initial_loss",
+    "check_regularization_gradient",
     "check_regularized_loss",
     "check_model_gradients",
 ]

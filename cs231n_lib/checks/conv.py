@@ -130,7 +130,8 @@ def check_conv_forward(conv_forward: Callable, x: np.ndarray, w: np.ndarray, b: 
     for what, after, before in zip("xwb", args, (x, w, b), strict=True):
         unchanged(name, what, after, before)
     expected = _fast(x, w, b, stride, pad)
-    report(f"{name} out", out, expected, tol, conv_forward_hints(x, w, b, conv_param, expected))
+    report(f"{name} out", out, expected, tol, conv_forward_hints(x, w, b, conv_param, expected),
+           conv_case_kinds(x, w, conv_param))
 
 
 # ---------------------------------------------------------------------------
@@ -277,7 +278,8 @@ def check_conv_backward(conv_forward: Callable, conv_backward: Callable, x: np.n
         expected = _fast_grads(x, w, b, stride, pad, dout)
     hints = conv_backward_hints(x, w, b, conv_param, dout, expected)
     for what, actual, exp in zip(("dx", "dw", "db"), got, expected, strict=True):
-        report(f"{name} {what}", actual, exp, tol, hints[what])
+        report(f"{name} {what}", actual, exp, tol, hints[what],
+               conv_case_kinds(x, w, conv_param))
 
 
 def conv_case_kinds(x: Any, w: Any, conv_param: Mapping[str, Any]) -> list[str]:

@@ -87,6 +87,27 @@ def grad_hints(key: str, expected: np.ndarray, reg: float, param: Any) -> list[H
     ]
 
 
+def check_regularization_gradient(with_reg: Mapping[str, Any], without: Mapping[str, Any],
+                                  params: Mapping[str, Any], reg: float,
+                                  tol: float = 1e-7) -> None:
+    """The regulariser's share of each gradient: ``with_reg[k] - without[k]``, the gradients
+    of one model at ``reg`` and at 0, must be ``reg * W`` for the weights and 0 for the
+    biases. Raises AssertionError naming a missing, doubled or sum-squared regulariser.
+    """
+    for key in sorted(with_reg):
+        if key not in without or key not in params:
+            raise AssertionError(f"grads has {key!r}, which the model's params or the "
+                                 "gradients at reg=0 lack")
+        p = _f64(params[key])
+        want = np.zeros_like(p) if key.startswith("b") else reg * p
+        diff = np.asarray(with_reg[key], dtype=np.float64) - np.asarray(without[key],
+                                                                         dtype=np.float64)
+        # The data part is taken away on both sides: the hints' "right gradient" is the
+        # regulariser's share alone, and each mistake's answer follows from it.
+        report(f"grads['{key}'] at reg={reg:g} minus at reg=0", diff, want, tol,
+               grad_hints(key, want, reg, p))
+
+
 def check_convnet_params(model: Any, input_dim: tuple[int, int, int], num_filters: int,
                          filter_size: int, hidden_dim: int, num_classes: int,
                          weight_scale: float, dtype: Any = np.float32) -> None:

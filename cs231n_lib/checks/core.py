@@ -328,13 +328,14 @@ def find_cause(actual: Any, expected: Any, tol: float, hints: Sequence[Hint] = (
 
 
 def report(name: str, actual: Any, expected: Any, tol: float,
-           hints: Sequence[Hint] = ()) -> float:
+           hints: Sequence[Hint] = (), case: Sequence[str] = ()) -> float:
     """The visible check: compare, print the one-line report, or raise with the likely cause.
 
     Prints ``name: relative error 3.2e-09 (threshold 1e-07) OK`` and returns
     the error when ``actual`` passes :func:`compare_value`. Otherwise raises
-    AssertionError: the verdict's reason, the worst element, and a
-    ``Likely cause:`` line when a hint recognises the wrong answer.
+    AssertionError: the verdict's reason, the worst element, what is special about
+    the inputs (``case``, the topic's case kinds: "(the failing case: non-square image)"),
+    and a ``Likely cause:`` line when a hint recognises the wrong answer.
     """
     expected = np.asarray(expected)
     verdict = compare_value(name, actual, expected, tol)
@@ -343,6 +344,8 @@ def report(name: str, actual: Any, expected: Any, tol: float,
         print(f"{name}: relative error {err:.2e} (threshold {tol:.0e}) OK")
         return err
     message = verdict.reason + (f"; {verdict.detail}" if verdict.detail else "")
+    if case:
+        message += f" (the failing case: {', '.join(case)})"
     cause = find_cause(actual, expected, tol, hints, reveal=True)
     if cause:
         message += f"\nLikely cause: {cause}"

@@ -1,14 +1,14 @@
 """Likely causes and kinds of case for a grader's own inputs.
 
-The grader (``autograder/pipeline.py``) runs a student's function on inputs
-it drew, compares with the reference, and can then ask here what the wrong
-answer looks like: :func:`likely_cause` applies the same hints as the
-notebooks' visible checks, worded without any value of the inputs, and
-:func:`case_kinds` names what is special about the inputs ("non-tiling
-input", "rectangular window", "ties in a window", "non-square image").
+Code that runs a student's function on inputs of its own and compares with a
+reference can ask here what the wrong answer looks like: :func:`likely_cause`
+applies the same hints as the notebooks' checks, worded without any value of
+the inputs, and :func:`case_kinds` names what is special about the inputs
+("non-tiling input", "rectangular window", "ties in a window", "non-square
+image"); the checks put the same words in their own failure messages.
 
 A topic names a function under test and fixes the order of its inputs and
-outputs (those of the drivers in ``autograder/specs/convnets.py``):
+outputs:
 
 =============================  ==================================  ==============================
 topic                          inputs                              outputs

@@ -316,7 +316,8 @@ def check_spatial_batchnorm_forward(forward: Callable, x: np.ndarray, gamma: np.
     C = x.shape[1]
     bn_param: dict[str, Any] = {"mode": "train"}
     out, _ = pair(name, forward(x.copy(), gamma.copy(), beta.copy(), bn_param))
-    report(f"{name} out", out, expected, tol, bn_forward_hints(x, gamma, beta, expected))
+    report(f"{name} out", out, expected, tol, bn_forward_hints(x, gamma, beta, expected),
+           norm_case_kinds(x))
     for key, stat in (("running_mean", x.mean(axis=(0, 2, 3))),
                       ("running_var", x.var(axis=(0, 2, 3)))):
         value = bn_param.get(key)
@@ -327,7 +328,7 @@ def check_spatial_batchnorm_forward(forward: Callable, x: np.ndarray, gamma: np.
                 f"shape (C,) = ({C},), one value per channel; found {got}"
             )
         report(f"{name} bn_param['{key}']", value, 0.1 * stat, tol,
-               running_hints(key, x, np.zeros(C), 0.9))
+               running_hints(key, x, np.zeros(C), 0.9), norm_case_kinds(x))
 
 
 def check_spatial_batchnorm_test_mode(forward: Callable, x: np.ndarray, gamma: np.ndarray,
@@ -343,8 +344,8 @@ def check_spatial_batchnorm_test_mode(forward: Callable, x: np.ndarray, gamma: n
     x, gamma, beta, rm, rv, expected = f64(x, gamma, beta, running_mean, running_var, expected)
     bn_param = {"mode": "test", "running_mean": rm.copy(), "running_var": rv.copy()}
     out, _ = pair(name, forward(x.copy(), gamma.copy(), beta.copy(), bn_param))
-    report(f"{name} test-mode out", out, expected, tol, bn_test_mode_hints(x, gamma, beta,
-                                                                           expected))
+    report(f"{name} test-mode out", out, expected, tol,
+           bn_test_mode_hints(x, gamma, beta, expected), norm_case_kinds(x))
     for key, before in (("running_mean", rm), ("running_var", rv)):
         if not np.array_equal(bn_param.get(key), before):
             raise AssertionError(
@@ -365,7 +366,8 @@ def check_spatial_groupnorm_forward(forward: Callable, x: np.ndarray, gamma: np.
     x, gamma, beta, expected = f64(x, gamma, beta, expected)
     _check_param_shape("gamma", gamma, x.shape[1], (1, x.shape[1], 1, 1))
     out, _ = pair(name, forward(x.copy(), gamma.copy(), beta.copy(), G, {}))
-    report(f"{name} out", out, expected, tol, gn_forward_hints(x, gamma, beta, G, expected))
+    report(f"{name} out", out, expected, tol, gn_forward_hints(x, gamma, beta, G, expected),
+           norm_case_kinds(x, G))
 
 
 # ---------------------------------------------------------------------------
@@ -445,7 +447,7 @@ def check_norm_backward(forward: Callable, backward: Callable, x: np.ndarray,
     )
     hints = norm_backward_hints(x, expected, labels_of(group_axes, x.shape))
     for what, actual, exp in zip(("dx", "dgamma", "dbeta"), got, expected, strict=True):
-        report(f"{name} {what}", actual, exp, tol, hints[what])
+        report(f"{name} {what}", actual, exp, tol, hints[what], norm_case_kinds(x))
 
 
 def norm_case_kinds(x: Any, G: int | None = None) -> list[str]:

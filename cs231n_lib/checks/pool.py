@@ -125,7 +125,8 @@ def check_max_pool_forward(pool_forward: Callable, x: np.ndarray,
     out, _ = pair(name, pool_forward(x_in, dict(pool_param)))
     unchanged(name, "x", x_in, x)
     expected = _fast(x, ph, pw, s)
-    report(f"{name} out", out, expected, tol, pool_forward_hints(x, pool_param, expected))
+    report(f"{name} out", out, expected, tol, pool_forward_hints(x, pool_param, expected),
+           pool_case_kinds(x, pool_param))
 
 
 # ---------------------------------------------------------------------------
@@ -248,7 +249,8 @@ def check_max_pool_backward(pool_forward: Callable, pool_backward: Callable, x: 
     dx = pool_backward(dout.copy(), cache)
     _, fast_cache = max_pool_forward_fast(x, _pp(ph, pw, s))
     expected = max_pool_backward_fast(dout, fast_cache)
-    report(f"{name} dx", dx, expected, tol, pool_backward_hints(x, pool_param, dout, expected))
+    report(f"{name} dx", dx, expected, tol, pool_backward_hints(x, pool_param, dout, expected),
+           pool_case_kinds(x, pool_param))
 
 
 def pool_case_kinds(x: Any, pool_param: Mapping[str, Any]) -> list[str]:

@@ -492,3 +492,41 @@ def test_model_gradients(grad_reg, message):
         return
     with pytest.raises(AssertionError, match=message):
         checks.check_model_gradients(net, X, y)
+
+
+# --- the regulariser's share of the gradients (the net's hidden test) -------------------------
+
+def _reg_grads(reg, rng):
+    params = {"W1": rng.standard_normal((3, 2)), "b1": rng.standard_normal(2)}
+    data = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+    right = {"W1": data["W1"] + reg * params["W1"], "b1": data["b1"].copy()}
+    return params, data, right
+
+
+def test_the_right_regularisation_gradient_passes():
+    params, data, right = _reg_grads(2.0, np.random.default_rng(0))
+    checks.check_regularization_gradient(right, data, params, reg=2.0)
+
+
+@pytest.mark.parametrize("mistake, words", [
+    ("missing", "lacks the regularisation gradient: add reg * W1"),
+    ("twice", "twice the regularisation gradient"),
+    ("sum squared", "np.sum(W1)**2"),
+    ("bias regularised", "biases are not regularised"),
+])
+def test_a_wrong_regularisation_gradient_is_named(mistake, words):
+    reg = 2.0
+    params, data, right = _reg_grads(reg, np.random.default_rng(1))
+    wrong = {k: v.copy() for k, v in right.items()}
+    if mistake == "missing":
+        wrong["W1"] = data["W1"]
+    elif mistake == "twice":
+        wrong["W1"] = data["W1"] + 2 * reg * params["W1"]
+    elif mistake == "sum squared":
+        wrong["W1"] = data["W1"] + reg * np.sum(params["W1"])
+    else:
+        wrong["b1"] = data["b1"] + reg * params["b1"]
+    with pytest.raises(AssertionError) as raised:
+        checks.check_regularization_gradient(wrong, data, params, reg=reg)
+    assert f"Likely cause: grads['{'b1' if 'bias' in mistake else 'W1'}']" in str(raised.value)
+    assert words in str(raised.value)
