@@ -265,7 +265,6 @@ def grade(
     nbgrader: bool = False,
     jail: bool = True,
     similarity: bool = True,
-    by_test_cells: bool = False,
 ) -> GradeRun:
     """Grade every submission of ``assignment`` in an nbgrader course.
 
@@ -305,10 +304,6 @@ def grade(
         With the reports, score every pair of the class's submissions for shared
         solution code (:func:`autograder.similarity.similarity_report`):
         ``similarity.csv`` and ``similarity.html``, class-wide on every run.
-    by_test_cells : bool, default False
-        Grade by the notebooks' own test cells (:mod:`autograder.cellgrade`) even where the
-        assignment has a spec module; an assignment without one is always graded so.
-
     Returns
     -------
     GradeRun
@@ -327,7 +322,6 @@ def grade(
         limits or Limits(),
         nbgrader=nbgrader,
         jail=jail,
-        by_test_cells=by_test_cells,
     )
     if nbgrader:
         from autograder.gradebook import ensure_assignment

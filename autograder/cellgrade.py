@@ -7,8 +7,9 @@ tests. For one student's notebook:
    as for every other grading path (:mod:`autograder.sandbox`).
 2. In the grader's interpreter, a namespace is built from the source notebook: the setup
    (:func:`autograder.notebook.setup_cell`), then every plain instructor cell and every test
-   cell, visible and hidden parts, in notebook order. Solution cells and cells tagged ``heavy``
-   are not run here.
+   cell, visible and hidden parts, in notebook order, up to the last test cell. Solution
+   cells, cells tagged ``heavy`` and the cells after the last test (they grade nothing) are
+   not run here.
 3. Before each of those cells, the student's names the cell reads are fetched from the jail
    (:meth:`autograder.handles.Link.fetch_globals`): data as data, the rest as handles. A name
    that any of the instructor's cells binds is the grader's and is never taken from the
@@ -27,6 +28,8 @@ Imports: NumPy, the standard library, the autograder's own modules and ``cs231n_
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import io
 import os
 import sys
@@ -42,7 +45,6 @@ from autograder import notebook
 from autograder.handles import Link, StudentError
 from autograder.sandbox import Group, Jail
 from autograder.schema import ERROR, FAILED, MISSING, PASSED, TestResult
-from autograder.specs.base import student_rng
 from cs231n_lib import grading, refusal
 
 
@@ -185,8 +187,15 @@ class _Run:
 
 
 def student_grading_rng(secret: str, student_id: str, seed: Any) -> np.random.Generator:
-    """What :func:`cs231n_lib.grading.grading_rng` returns while this student is graded."""
-    return student_rng(secret, student_id, f"grading_rng\0{seed!r}")
+    """What :func:`cs231n_lib.grading.grading_rng` returns while this student is graded.
+
+    Its seed is an HMAC of the course secret, the student id and the test's seed: neighbours'
+    inputs differ, and nobody can compute a student's without the secret.
+    """
+    digest = hmac.new(
+        secret.encode(), f"{student_id}\0grading_rng\0{seed!r}".encode(), hashlib.sha256
+    ).digest()
+    return np.random.default_rng(int.from_bytes(digest[:16], "little"))
 
 
 def _line_of(exc: BaseException, filename: str, hidden: frozenset[int]) -> str:
@@ -282,7 +291,10 @@ def grade_notebook(
     state = np.random.get_state()  # the tests seed NumPy's generator: the grader's is put back  # noqa: NPY002 - the tests seed the global one
     try:
         with grader_environment():
-            for position, step in enumerate(nb.steps):
+            # The cells after the last test grade nothing (timings, demos, plots): not run,
+            # so that code which hangs or crashes there costs no time and no reload.
+            last = max((i for i, s in enumerate(nb.steps) if s.kind == "test"), default=-1)
+            for position, step in enumerate(nb.steps[: last + 1]):
                 if step.kind == "test":
                     results.append(_grade_test(run, step))
                 else:

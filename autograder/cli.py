@@ -65,12 +65,6 @@ def _parser() -> argparse.ArgumentParser:
         "namespaces): the students' code can then read the course; every result and "
         "report says so",
     )
-    p.add_argument(
-        "--by-test-cells",
-        action="store_true",
-        help="grade by the notebooks' own test cells even where the assignment has a spec "
-        "module (convnets); assignments without one always are",
-    )
     limits = p.add_argument_group("jail limits (autograder.sandbox.Limits)")
     for f in fields(Limits):
         flag = "--" + f.name.replace("_", "-")
@@ -105,7 +99,6 @@ def main(argv: list[str] | None = None) -> int:
             nbgrader=args.nbgrader,
             jail=not args.unsafe_no_jail,
             similarity=not args.no_similarity,
-            by_test_cells=args.by_test_cells,
         )
     except (FileNotFoundError, ValueError, JailUnavailable) as err:
         print(f"cs231n-autograde: error: {err}", file=sys.stderr)

@@ -180,3 +180,38 @@ def visible_check(ns: dict, name: str, grade_id: str) -> None:
     cell = next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == grade_id)
     visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
     exec(compile(visible, f"{name}:{grade_id}", "exec"), ns)  # noqa: S102 - our own course file
+
+
+def hidden_check_messages(ns: dict, name: str, grade_id: str, students=range(6)) -> list[str]:
+    """Run the hidden part of a test cell in a copy of ``ns`` as the out-of-kernel grader runs
+    it for each of ``students``: ``grading_rng`` gives that student's draws. One entry per
+    student: "" where the hidden checks pass, the AssertionError's message where they fail
+    (a student whose code raises something else is left out: graded as an error, never
+    diagnosed)."""
+    from autograder.cellgrade import student_grading_rng
+    from cs231n_lib import grading
+
+    nb = read(SOURCE / f"{name}.ipynb")
+    cell = next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == grade_id)
+    hidden = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
+    code = compile(hidden, f"{name}:{grade_id} (hidden)", "exec")
+    messages = []
+    for k in students:
+        def derive(seed, student=f"student-{k}"):
+            return student_grading_rng("test-secret", student, seed)
+
+        with grading.derive_with(derive), contextlib.redirect_stdout(None):
+            try:
+                exec(code, dict(ns))  # noqa: S102 - our own course file
+            except AssertionError as err:
+                messages.append(str(err) or "an assertion failed")
+                continue
+            except Exception:  # noqa: BLE001 - the grader marks a crash as an error
+                continue
+        messages.append("")
+    return messages
+
+
+def likely_cause(message: str) -> str | None:
+    """The ``Likely cause:`` sentence of a check's message, if it has one."""
+    return message.split("\nLikely cause: ", 1)[1] if "\nLikely cause: " in message else None

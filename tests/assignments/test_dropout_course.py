@@ -1,6 +1,6 @@
 """The course's second assignment, dropout: does it run, release and grade like the first?
 
-It has no spec module: the out-of-kernel grader runs its own test cells
+As for convnets, the out-of-kernel grader runs its own test cells
 (:mod:`autograder.cellgrade`), so these tests hold the notebook to what that needs: every test
 cell passes on the solution in a real kernel, the untouched release fails each with
 NotImplementedError, and the committed release is what nbgrader generates.

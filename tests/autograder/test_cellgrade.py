@@ -3,8 +3,8 @@
 The course below is written the way an instructor writes one in JupyterLab: a setup cell with
 a helper, solution cells, test cells with ``assert np.allclose(...)``, a hidden test, and a
 numeric gradient check that perturbs ``model.params`` in place and calls ``model.loss``. It
-is released with the real ``nbgrader generate_assignment`` and graded by the real API; no
-spec module exists for it.
+is released with the real ``nbgrader generate_assignment`` and graded by the real API; nothing
+in ``autograder/`` is written for it.
 """
 
 from __future__ import annotations

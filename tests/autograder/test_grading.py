@@ -67,7 +67,7 @@ def test_every_cheat_is_flagged(student, by_student):
         ("crash_memory_output", "test_spatial_batchnorm_train", "emory"),
         ("crash_fork_bomb", "test_max_pool_forward_tiled", ""),
         ("partly_wrong_bob", "test_conv_forward_same", "relative error"),
-        ("cheat_ndarray_subclass", "test_conv_forward_same", "not a numpy.ndarray"),
+        ("cheat_ndarray_subclass", "test_conv_forward_same", "should be a NumPy array"),
         ("cheat_always_equal", "test_conv_forward_same", "_Anything"),
     ],
 )

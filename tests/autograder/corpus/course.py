@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autograder.cellgrade import read_notebook_tests
 from autograder.demo import build_demo_course, solved_release
 from autograder.notebook import nbgrader_meta
 from autograder.schema import PASSED, SubmissionResult
-from autograder.specs import convnets
-from corpus import ASSIGNMENT, Impl
+from corpus import ASSIGNMENT, SOURCE, Impl
 
 SEP = "--s"
 REPO = Path(__file__).resolve().parents[3]
@@ -124,6 +124,8 @@ class Figures:
     flagged: dict[str, list[bool]] = field(default_factory=dict)
     reasons: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> test -> a reason
     findings: dict[str, list[str]] = field(default_factory=dict)  # name -> static findings
+    # name -> (grade id, reason) of every test lost, every student's
+    lost_reasons: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     def caught(self, impl: Impl) -> int:
         return sum(bool(lost) for lost in self.lost[impl.name])
@@ -152,6 +154,7 @@ def figures(impls: list[Impl], results: dict[str, SubmissionResult], ids: range,
         groups.append(("reference", None))
     for name, notebook in groups:
         fig.lost[name], fig.flagged[name], fig.reasons[name] = [], [], {}
+        fig.lost_reasons[name] = []
         found: set[str] = set()
         for k in ids:
             result = results[student_id(name, k)]
@@ -164,10 +167,12 @@ def figures(impls: list[Impl], results: dict[str, SubmissionResult], ids: range,
             for t in tests:
                 if t.status != PASSED:
                     fig.reasons[name].setdefault(t.grade_id, f"{t.status}: {t.reason}")
+                    fig.lost_reasons[name].append((t.grade_id, t.reason))
             found |= {f"{f['kind']}: {f['message']}" for f in result.static_findings}
         fig.findings[name] = sorted(found)
     return fig
 
 
 def notebook_tests(notebook: str) -> list[str]:
-    return [t.grade_id for t in convnets.TESTS if t.notebook == notebook]
+    """The grade ids of the source notebook's test cells, in notebook order."""
+    return [t.grade_id for t in read_notebook_tests(SOURCE / notebook).tests]

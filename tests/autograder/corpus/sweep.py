@@ -2,15 +2,13 @@
 
     .venv/bin/python tests/autograder/corpus/sweep.py --ids 20            (make sweep)
     .venv/bin/python tests/autograder/corpus/sweep.py --ids 2 --only pool_fwd_round
-    .venv/bin/python tests/autograder/corpus/sweep.py --ids 0 --power 1000
 
 Builds a real course with one submission per (implementation, student), plus the
 instructor's solution for every student as a control, grades it with ``python -m
 autograder``, and prints: mutants caught on every student, mutants caught by every item
 they are declared to be caught by, variants at full marks on every student, and a table of
-each. ``--power N`` adds an in-process estimate over N more students per implementation
-(the grader's drivers and comparison, no jail): the hidden tests' power, which 20 students
-cannot show. Writes everything as JSON (``--json``).
+each. Writes everything as JSON (``--json``). Every notebook is graded by its own test
+cells, as the CLI always grades.
 
 Imports: the corpus (from tests/autograder), the standard library.
 """
@@ -18,13 +16,9 @@ Imports: the corpus (from tests/autograder), the standard library.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import sys
 import tempfile
-import time
-import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/autograder: the corpus
@@ -35,27 +29,6 @@ from corpus.course import build_course, figures, grade_with_cli  # noqa: E402
 SECRET = "corpus-sweep"
 
 
-def _power(impls: list[corpus.Impl], n: int) -> dict[str, dict]:
-    """In-process: per implementation, students caught (mutants) or at full marks (variants)."""
-    from corpus.inprocess import verdicts
-
-    out = {}
-    for impl in impls:
-        caught, declared, failed_by = 0, 0, {}
-        for k in range(n):
-            with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                v = verdicts(impl, f"{impl.name}--power{k}", SECRET)
-            lost = {g for g, ok in v.items() if not ok}
-            caught += bool(lost)
-            declared += set(impl.caught_by) <= lost
-            for g in lost:
-                failed_by[g] = failed_by.get(g, 0) + 1
-        out[impl.name] = {"students": n, "lost_points": caught, "caught_where_declared": declared,
-                          "failed_by": failed_by}
-    return out
-
-
 def _table(rows: list[tuple[str, ...]]) -> str:
     """Columns padded to their widest cell (the last one left as it is)."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)] + [0]
@@ -63,32 +36,13 @@ def _table(rows: list[tuple[str, ...]]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _reference_cost() -> float:
-    """Seconds the instructor's solution takes over one student's hidden cases (in-process)."""
-    import copy
-
-    from autograder.specs import convnets
-    from autograder.specs.base import student_rng
-
-    namespaces = {t.notebook: corpus.reference_namespace(t.notebook) for t in convnets.TESTS}
-    start = time.perf_counter()
-    for spec in convnets.TESTS:
-        for args, kwargs in spec.make_cases(student_rng(SECRET, "cost", spec.grade_id)):
-            spec.driver(namespaces[spec.notebook], *copy.deepcopy(args), **kwargs)
-    return time.perf_counter() - start
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="sweep.py", description=__doc__.split("\n")[0])
     p.add_argument("--ids", type=int, default=20, help="students per implementation (20)")
     p.add_argument("--workers", type=int, default=2, help="the CLI's --workers (2)")
     p.add_argument("--only", action="append", help="only this implementation (repeatable)")
-    p.add_argument("--power", type=int, default=0,
-                   help="also estimate in-process over this many more students")
     p.add_argument("--dest", help="build the course here (default: a temporary folder)")
     p.add_argument("--json", default="sweep-results/corpus_sweep.json", help="figures as JSON")
-    p.add_argument("--by-test-cells", action="store_true",
-                   help="grade by the notebooks' test cells instead of the spec (the CLI's flag)")
     args = p.parse_args(argv)
 
     impls = corpus.MUTANTS + corpus.VARIANTS
@@ -111,8 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"with {args.workers} workers ...", flush=True)
             results, seconds = grade_with_cli(
                 dest, SECRET, args.workers,
-                ("--wall-seconds-per-test", "5") + (("--by-test-cells",) if args.by_test_cells
-                                                     else ()),
+                ("--wall-seconds-per-test", "5"),
             )
         fig = figures(impls, results, ids, honest=True)
         honest = [results[f"reference--s{k:02d}"] for k in ids]
@@ -161,24 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{fig.full_marks('reference')}/{args.ids} ids, "
             f"{report['reference']['median_seconds']:.2f} s each (median)",
         ]
-        cost = _reference_cost()
-        report["reference"]["compute_seconds"] = round(cost, 3)
-        summary.append(f"the instructor's solution computes one student's hidden cases in "
-                       f"{cost * 1000:.0f} ms (in-process)")
         report["summary"] = summary
         print("\n" + "\n".join(summary))
-
-    if args.power:
-        start = time.perf_counter()
-        power = _power(impls, args.power)
-        report["power"] = power
-        worst = min((power[m.name]["caught_where_declared"] for m in mutants), default=0)
-        lost = sum(power[v.name]["lost_points"] for v in variants)
-        line = (f"in-process, {args.power} more students each: every mutant caught where "
-                f"declared on at least {worst}/{args.power}; variants lost points on {lost} "
-                f"student(s) ({time.perf_counter() - start:.0f} s)")
-        report.setdefault("summary", []).append(line)
-        print(line)
 
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
