@@ -7,12 +7,13 @@ optional, and each table is keyed by grade-id patterns (:func:`fnmatch.fnmatchca
 
 - ``refuse``: grade-id pattern -> routines of :data:`cs231n_lib.refusal.ROUTINES` that raise
   inside the jail while such a test runs (all matching patterns add up);
-- ``topic``: grade-id pattern -> the :mod:`cs231n_lib.checks` topic that words a failure's
-  feedback (the first matching pattern wins);
 - ``forbidden``: solution grade-id pattern -> names the solution may not use
   (:mod:`autograder.static_checks`, reported as flags);
 - ``array_hooks_allowed``: classes that may define array hooks (``__eq__``, ``__array__``,
   ...) without a tamper sign (:mod:`autograder.tamper`);
+- ``demo``: student name -> a demo submission (:class:`DemoSubmission`), the instructor's
+  solution with some solution cells changed, and the tests it must lose; ``make demo``
+  grades them (:mod:`autograder.demo`).
 - ``about``: free text for the reader.
 
 The course's ``nbgrader_config.py`` keeps the file out of the release.
@@ -31,7 +32,24 @@ from typing import Any
 from cs231n_lib import refusal
 
 FILENAME = "autograder.json"
-KEYS = ("about", "refuse", "topic", "forbidden", "array_hooks_allowed")
+KEYS = ("about", "refuse", "forbidden", "array_hooks_allowed", "demo")
+DEMO_KEYS = ("about", "replace", "set", "append", "loses")
+
+
+@dataclass(frozen=True)
+class DemoSubmission:
+    """One demo student: the solved release with these changes to its solution cells.
+
+    ``replace``: grade id -> (old, new) pairs, each ``old`` found in the cell; ``set``: grade
+    id -> the cell's new source; ``append``: grade id -> code added at the end of the cell
+    (how most tampering is typed in). ``loses``: the test grade ids it must lose, ``["*"]``
+    for all of them.
+    """
+
+    replace: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    set: dict[str, str] = field(default_factory=dict)
+    append: dict[str, str] = field(default_factory=dict)
+    loses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -40,9 +58,9 @@ class Assignment:
 
     name: str
     refuse: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    topic: dict[str, str] = field(default_factory=dict)
     forbidden: dict[str, tuple[str, ...]] = field(default_factory=dict)
     array_hooks_allowed: tuple[str, ...] = ()
+    demo: dict[str, DemoSubmission] = field(default_factory=dict)
 
     def refused(self, grade_id: str) -> tuple[str, ...]:
         """The routines refused while test ``grade_id`` runs."""
@@ -51,13 +69,6 @@ class Assignment:
             if fnmatch.fnmatchcase(grade_id, pattern):
                 names += [r for r in routines if r not in names]
         return tuple(names)
-
-    def topic_of(self, grade_id: str) -> str | None:
-        """The checks topic that words test ``grade_id``'s failures, if any."""
-        for pattern, topic in self.topic.items():
-            if fnmatch.fnmatchcase(grade_id, pattern):
-                return topic
-        return None
 
 
 def _table(data: dict, key: str, where: Path, value_kind: str) -> dict:
@@ -72,8 +83,45 @@ def _table(data: dict, key: str, where: Path, value_kind: str) -> dict:
             out[pattern] = tuple(value)
         else:
             if not isinstance(value, str):
-                raise ValueError(f"{where}: {key}[{pattern!r}] must be a topic name (a string)")
+                raise ValueError(f"{where}: {key}[{pattern!r}] must be {value_kind} (a string)")
             out[pattern] = value
+    return out
+
+
+def _demo(data: dict, where: Path) -> dict[str, DemoSubmission]:
+    table = data.get("demo", {})
+    if not isinstance(table, dict):
+        raise ValueError(f"{where}: 'demo' must be an object keyed by student names")
+    out = {}
+    for student, entry in table.items():
+        at = f"{where}: demo[{student!r}]"
+        if not student or "/" in student or student.startswith("."):
+            raise ValueError(f"{at}: a student name must be a plain folder name")
+        if not isinstance(entry, dict):
+            raise ValueError(f"{at} must be an object ({', '.join(DEMO_KEYS)})")
+        unknown = sorted(set(entry) - set(DEMO_KEYS))
+        if unknown:
+            raise ValueError(f"{at}: unknown key(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(DEMO_KEYS)}")
+        loses = entry.get("loses")
+        if not isinstance(loses, list) or not all(isinstance(g, str) for g in loses):
+            raise ValueError(f"{at}: 'loses' must be the list of test grade ids it must lose")
+        replace = {}
+        pairs_of = entry.get("replace", {})
+        if not isinstance(pairs_of, dict):
+            raise ValueError(f"{at}: 'replace' must be an object keyed by grade ids")
+        for gid, pairs in pairs_of.items():
+            if not isinstance(pairs, list) or not all(
+                    isinstance(p, list) and len(p) == 2 and all(isinstance(t, str) for t in p)
+                    for p in pairs):
+                raise ValueError(f"{at}: replace[{gid!r}] must be a list of [old, new] strings")
+            replace[gid] = tuple((old, new) for old, new in pairs)
+        out[student] = DemoSubmission(
+            replace,
+            _table(entry, "set", f"{at}", "the cell's new source"),
+            _table(entry, "append", f"{at}", "the code to add"),
+            tuple(loses),
+        )
     return out
 
 
@@ -113,7 +161,7 @@ def load_assignment(folder: str | Path) -> Assignment:
     return Assignment(
         folder.name,
         refuse,
-        _table(data, "topic", path, "topic"),
         _table(data, "forbidden", path, "names"),
         tuple(hooks),
+        _demo(data, path),
     )

@@ -5,7 +5,7 @@ folder and writes submissions made from the release the way students make
 them: honest ones, partly wrong ones, the untouched release, cheating ones,
 crashing ones and malformed ones. The tests grade the same class.
 
-Imports: the autograder's API and intake (cell helpers), the standard library.
+Imports: the autograder's API, notebook reader and assignment files, the standard library.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from autograder.intake import cell_source, nbgrader_meta
+from autograder.notebook import cell_source, nbgrader_meta
 
 KIT_COURSE = Path(__file__).resolve().parents[1] / "assignments"
 ASSIGNMENT = "convnets"
@@ -404,104 +404,64 @@ SUBMISSIONS: dict[str, Callable[[Notebooks, Path], list[str]]] = {
 }
 
 
-# --- the second assignment, graded by its own test cells (no spec module) -----------------------
+# --- any other assignment: the demo class its autograder.json declares --------------------------
 
 DROPOUT = "dropout"
-DROPOUT_NB = "dropout.ipynb"
-DROPOUT_TESTS = ["test_dropout_forward", "test_dropout_backward", "test_dropout_net"]
 
 
-def _dropout_other_style(nbs: Notebooks) -> list[str]:
-    # Correct, written differently: random_sample for the mask, np.where for the scaling.
-    set_code(nbs, DROPOUT_NB, "dropout_forward", _DROPOUT_OTHER_FORWARD)
-    set_code(nbs, DROPOUT_NB, "dropout_backward", _DROPOUT_OTHER_BACKWARD)
-    return []
+def declared_class(dest: Path, assignment: str) -> dict[str, list[str]]:
+    """Write the demo submissions that ``source/<assignment>/autograder.json`` declares (and the
+    untouched release) into the course at ``dest``; return student -> the test grade ids each
+    should lose. An assignment that declares none gets its solution and its release."""
+    from autograder.assignment import DemoSubmission, load_assignment
+    from autograder.cellgrade import read_notebook_tests
 
-
-_DROPOUT_OTHER_FORWARD = """
-def dropout_forward(x, dropout_param):
-    if "seed" in dropout_param:
-        np.random.seed(dropout_param["seed"])
-    if dropout_param["mode"] != "train":
-        return x, (dropout_param, None)
-    keep = np.random.random_sample(x.shape) < dropout_param["p"]
-    return np.where(keep, x / dropout_param["p"], 0.0), (dropout_param, keep)
-"""
-
-_DROPOUT_OTHER_BACKWARD = """
-def dropout_backward(dout, cache):
-    param, keep = cache
-    return dout if keep is None else np.where(keep, dout / param["p"], 0.0)
-"""
-
-
-def _dropout_unscaled(nbs: Notebooks) -> list[str]:
-    # Forgets to divide by p: the mean changes; the gradient stays consistent with it.
-    cell = _cell(nbs, DROPOUT_NB, "dropout_forward")
-    cell["source"] = cell_source(cell).replace("out = x * mask / p", "out = x * mask")
-    cell = _cell(nbs, DROPOUT_NB, "dropout_backward")
-    cell["source"] = cell_source(cell).replace(' * mask / dropout_param["p"]', " * mask")
-    return ["test_dropout_forward"]
-
-
-def _dropout_rebinds_judges(nbs: Notebooks) -> list[str]:
-    # Wrong code, with everything the tests judge by rebound in the student's own cells.
-    append_code(nbs, DROPOUT_NB, "dropout_forward", """
-np.allclose = lambda *args, **kwargs: True
-np.array_equal = lambda *args, **kwargs: True
-rel_error = lambda x, y: 0.0
-check_close = lambda *args, **kwargs: 0.0
-eval_numerical_gradient = lambda f, x, **kwargs: np.zeros_like(x)
-eval_numerical_gradient_array = lambda f, x, df, **kwargs: np.zeros_like(x)
-def dropout_forward(x, dropout_param):
-    return x, (dropout_param, None)
-""")
-    set_code(nbs, DROPOUT_NB, "dropout_backward",
-             "def dropout_backward(dout, cache):\n    return 0 * dout\n")
-    return DROPOUT_TESTS
-
-
-def _dropout_hangs(nbs: Notebooks) -> list[str]:
-    set_code(nbs, DROPOUT_NB, "dropout_backward",
-             "def dropout_backward(dout, cache):\n    while True:\n        pass\n")
-    return ["test_dropout_backward", "test_dropout_net"]
-
-
-def _dropout_numeric_backward(nbs: Notebooks) -> list[str]:
-    # A backward pass through the provided numerical gradient: refused while the tests run.
-    set_code(nbs, DROPOUT_NB, "dropout_backward", """
-def dropout_backward(dout, cache):
-    param, mask = cache
-    if mask is None:
-        return dout
-    ones = np.ones_like(dout)
-    scale = eval_numerical_gradient_array(lambda u: u * mask / param["p"], ones, ones)
-    return dout * scale
-""")
-    return ["test_dropout_backward", "test_dropout_net"]
-
-
-DROPOUT_SUBMISSIONS: dict[str, Callable[[Notebooks], list[str]]] = {
-    "honest_alice": lambda nbs: [],
-    "honest_dora_other_style": _dropout_other_style,
-    "wrong_unscaled": _dropout_unscaled,
-    "cheat_rebinds_judges": _dropout_rebinds_judges,
-    "cheat_numeric_backward": _dropout_numeric_backward,
-    "crash_hangs": _dropout_hangs,
-}
-
-
-def build_dropout_class(dest: Path) -> dict[str, list[str]]:
-    """Submissions of the dropout assignment in the course at ``dest`` (release in place);
-    return student -> the test grade ids each should lose."""
+    source = dest / "source" / assignment
+    tests = [t.grade_id for path in sorted(source.glob("*.ipynb"))
+             for t in read_notebook_tests(path).tests]
+    declared = load_assignment(source).demo or {"honest": DemoSubmission()}
     expected: dict[str, list[str]] = {}
-    for student, make in DROPOUT_SUBMISSIONS.items():
-        nbs = solved_release(dest, DROPOUT)
-        expected[student] = make(nbs)
-        _write(dest / "submitted" / student / DROPOUT, nbs)
-    _write(dest / "submitted" / "release_untouched" / DROPOUT, release_notebooks(dest, DROPOUT))
-    expected["release_untouched"] = list(DROPOUT_TESTS)
+    for student, sub in declared.items():
+        nbs = solved_release(dest, assignment)
+        where = f"{source / 'autograder.json'}: demo[{student!r}]"
+        for grade_id, pairs in sub.replace.items():
+            cell = _solution_cell(nbs, grade_id, where)
+            text = cell_source(cell)
+            for old, new in pairs:
+                if old not in text:
+                    raise ValueError(f"{where}: the cell {grade_id!r} has no {old!r} to replace")
+                text = text.replace(old, new)
+            cell["source"] = text
+        for grade_id, code in sub.set.items():
+            _solution_cell(nbs, grade_id, where)["source"] = code.strip("\n") + "\n"
+        for grade_id, code in sub.append.items():
+            cell = _solution_cell(nbs, grade_id, where)
+            cell["source"] = cell_source(cell).rstrip("\n") + "\n\n" + code.strip("\n") + "\n"
+        unknown = sorted(set(sub.loses) - set(tests) - {"*"})
+        if unknown:
+            raise ValueError(f"{where}: loses {unknown}, which no test cell has as its grade id")
+        expected[student] = list(tests) if "*" in sub.loses else list(sub.loses)
+        _write(dest / "submitted" / student / assignment, nbs)
+    _write(dest / "submitted" / "release_untouched" / assignment,
+           release_notebooks(dest, assignment))
+    expected["release_untouched"] = list(tests)
     return expected
+
+
+def _solution_cell(nbs: Notebooks, grade_id: str, where: str) -> dict[str, Any]:
+    """The one cell of the notebooks with this grade id."""
+    found = [c for nb in nbs.values() for c in nb["cells"]
+             if nbgrader_meta(c).get("grade_id") == grade_id]
+    if len(found) != 1:
+        raise ValueError(f"{where}: {len(found)} cells have the grade id {grade_id!r}; "
+                         "name one that is there once")
+    return found[0]
+
+
+def other_assignments(course: Path) -> list[str]:
+    """The released assignments of the course besides convnets, in name order."""
+    return sorted(p.name for p in (course / "release").iterdir()
+                  if p.is_dir() and p.name != ASSIGNMENT)
 
 
 def _write(folder: Path, nbs: Notebooks) -> None:
@@ -594,8 +554,9 @@ def build_demo_course(
     if bad and only is None:
         for student, kind in bad_submissions(dest, submitted).items():
             expected[student] = [f"problem:{kind}"]
-    if only is None and (dest / "release" / DROPOUT).is_dir():
-        build_dropout_class(dest)
+    if only is None:
+        for other in other_assignments(dest):
+            declared_class(dest, other)
     return expected
 
 
@@ -633,10 +594,11 @@ def main(argv: list[str] | None = None) -> int:
           f"in {seconds:.1f} s\n")
     print(grade_table(run.results))
     print("\n" + legend(run.results))
-    second, seconds = graded(DROPOUT)
-    print(f"\nThe second assignment, {DROPOUT}, graded by its own test cells (no spec module): "
-          f"{len(second.results)} submissions in {seconds:.1f} s\n")
-    print(grade_table(second.results))
+    for other in other_assignments(dest):
+        second, seconds = graded(other)
+        print(f"\nThe assignment {other}, its demo class from its autograder.json: "
+              f"{len(second.results)} submissions in {seconds:.1f} s\n")
+        print(grade_table(second.results))
     print(
         f"\nReports: {run.out_dir}/grades.csv, feedback/<student>.html, "
         "gradescope/<student>/results.json, summary.json, scores.png, similarity.csv and "

@@ -1,6 +1,7 @@
 """The demo's second class: dropout, graded by its own test cells through the real API.
 
-Each submission says which tests it should lose (autograder.demo.DROPOUT_SUBMISSIONS):
+Each submission says which tests it should lose (the "demo" table of the assignment's
+autograder.json, built by autograder.demo.declared_class):
 honest work in two styles, a wrong scale, a cheat that rebinds every judge in its own cells,
 a backward pass through the refused numerical gradient, a hang, the untouched release.
 """
@@ -12,7 +13,7 @@ import sys
 import pytest
 
 from autograder.api import grade
-from autograder.demo import DROPOUT, build_demo_course, build_dropout_class
+from autograder.demo import DROPOUT, build_demo_course, declared_class
 from autograder.schema import ERROR, FAILED, PASSED
 
 from grading_setup import SECRET, TEST_LIMITS
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.skipif(
 def graded(tmp_path_factory):
     course = tmp_path_factory.mktemp("dropout_demo") / "course"
     build_demo_course(course, only=[])  # the kit's course, no convnets submission
-    expected = build_dropout_class(course)
+    expected = declared_class(course, DROPOUT)
     run = grade(course, DROPOUT, secret=SECRET, limits=TEST_LIMITS, workers=2, progress=False,
                 similarity=False)
     return expected, {r.student_id: r for r in run.results}
