@@ -200,25 +200,31 @@ def test_dask_local_cluster_gives_identical_grades(demo_course, graded, tmp_path
     distributed = pytest.importorskip("distributed")
     course, _ = demo_course
     first, _ = graded
+    # One of each kind (the whole class by cells takes a minute): honest, wrong, a cheat, a
+    # crash that kills the jail's processes, a malformed file, the untouched release.
+    students = ["honest_alice", "partly_wrong_bob", "cheat_ndarray_subclass",
+                "crash_signals_and_exits", "bad_corrupt_json", "release_untouched"]
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
         run = grade(
             course,
             "convnets",
+            students=students,
             scheduler=cluster.scheduler_address,
             secret=SECRET,
             limits=TEST_LIMITS,
             progress=False,
             out_dir=tmp_path / "dask",
             regrade=True,
+            similarity=False,
         )
-    assert len(run.graded) == 24
+    assert sorted(run.graded) == sorted(students)
 
     def table(results):
         return {r.student_id: [(t.grade_id, t.status, t.points) for t in r.tests] for r in results}
 
-    assert table(run.results) == table(first.results)
+    assert table(run.results) == table([r for r in first.results if r.student_id in students])
 
 
 def test_a_failed_hidden_test_says_the_likely_cause_and_the_kind_of_case(by_student):
