@@ -62,6 +62,17 @@ CIFAR_TRAIN = 49000
 # the BLAS-threaded fast rows 1.1-12, and the fast row that the table showed at 0.4x
 # the naive speed read 11.9.
 BUSY_SPREAD = 1.5
+# The whole machine is "busy" when, as the benchmark starts, the 1-minute load average is at
+# least this share of its cores: other work was running, and every figure is suspect. (The
+# benchmark itself then adds up to its own 2 threads; a lagging average may also still
+# count a job that just ended: the warning says to re-run, it never hides a figure.)
+BUSY_LOAD_SHARE = 0.5
+# OpenBLAS reads these when it is loaded (when NumPy is imported), and a user's machine sets
+# neither. Some machines do: OPENBLAS_CORETYPE=Haswell makes OpenBLAS run its Haswell (AVX2)
+# kernels instead of the ones it would pick for the CPU (SkylakeX, AVX-512, on this kit's
+# development machines), and OPENBLAS_L2_SIZE sets the L2 cache size (KB) that its blocking
+# assumes. The benchmark runs without them unless --machine-blas (see main).
+BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 # The naive layers are slow: at most this many runs, and no more once they add up to
 # NAIVE_BUDGET seconds (a student's loops may take seconds per call).
 NAIVE_REPEATS = 3
@@ -681,7 +692,13 @@ def _seconds(
     return None
 
 
-def _ratio_target(name: str, kit: float | None, torch: float | None, limit: float) -> dict:
+def _spreads(rows: list[dict[str, Any]], keys: set[tuple]) -> list[float]:
+    return [r["spread"] for r in rows
+            if (r["op"], r["shape"], r["dtype"], r["path"]) in keys and r.get("spread")]
+
+
+def _ratio_target(name: str, kit: float | None, torch: float | None, limit: float,
+                  spreads: list[float] | None = None) -> dict:
     if not kit or not torch:
         return {
             "target": name,
@@ -691,21 +708,70 @@ def _ratio_target(name: str, kit: float | None, torch: float | None, limit: floa
             "detail": "needs PyTorch and the source notebooks",
         }
     ratio = kit / torch
+    # The spread of a ratio: its rows' medians over their fastest runs, the worst of them.
+    spread = max(spreads) if spreads else None
     return {
         "target": name,
         "limit": limit,
         "measured": ratio,
         "met": ratio <= limit,
-        "detail": f"{kit * 1e3:.1f} ms / {torch * 1e3:.1f} ms",
+        "spread": spread,
+        "detail": f"{kit * 1e3:.1f} ms / {torch * 1e3:.1f} ms"
+        + (f"; spread {spread:.2f}x" if spread else ""),
     }
 
 
 def _note_busy(target: dict, keys: set[tuple], busy: set[tuple]) -> dict:
-    """``target``, its detail saying so if any of the rows it was taken from is busy."""
+    """``target``, judged on nothing (``met`` None, marked busy) if any of the rows it was
+    taken from is busy: a slowed row makes a ratio say more about the load than the code."""
     if keys & busy:
         target["busy"] = True
+        target["met"] = None
         target["detail"] += "; from rows timed on a busy machine (see the WARNING above): re-run"
     return target
+
+
+def user_blas_environment(environ: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """``environ`` without :data:`BLAS_VARIABLES`, and the ones it removed (name -> value)."""
+    removed = {k: environ[k] for k in BLAS_VARIABLES if k in environ}
+    return {k: v for k, v in environ.items() if k not in removed}, removed
+
+
+def blas_info() -> list[dict[str, Any]]:
+    """The BLAS libraries NumPy runs on, as threadpoolctl reads them from the loaded library
+    (its name, version, the kernel it picked, its threads); [] without threadpoolctl."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return []
+    keep = ("internal_api", "version", "architecture", "num_threads", "threading_layer")
+    return [{k: lib.get(k) for k in keep} for lib in threadpoolctl.threadpool_info()
+            if lib.get("user_api") == "blas"]
+
+
+def _blas_line(libs: list[dict[str, Any]], removed: dict[str, str]) -> str:
+    if libs:
+        text = "; ".join(f"{lib['internal_api']} {lib['version']}, kernel "
+                         f"{lib['architecture']}, {lib['num_threads']} threads" for lib in libs)
+    else:
+        text = "unknown (pip install threadpoolctl to see which kernel runs)"
+    if removed:
+        unset = ", ".join(f"{k}={v}" for k, v in removed.items())
+        text += f"; unset for this run, as on a user's machine: {unset} (--machine-blas keeps them)"
+    else:
+        set_here = [f"{k}={os.environ[k]}" for k in BLAS_VARIABLES if k in os.environ]
+        if set_here:
+            text += f"; this machine's {', '.join(set_here)} kept (--machine-blas)"
+    return f"BLAS: {text}"
+
+
+def load_warning(before: float, cpus: int) -> str:
+    """A warning when the machine was busy as the benchmark started; "" when it was not."""
+    if before < BUSY_LOAD_SHARE * cpus:
+        return ""
+    return (f"WARNING: the load average was {before:.2f} on {cpus} cores when the benchmark "
+            "started: other work was running, so every figure and target below is suspect "
+            "and no target is judged. Re-run on an idle machine.")
 
 
 def targets(rows: list[dict[str, Any]], memory: dict[str, Any], backend: str) -> list[dict]:
@@ -719,13 +785,14 @@ def targets(rows: list[dict[str, Any]], memory: dict[str, Any], backend: str) ->
     found = []
     for dtype, limit in (("float32", 1.5), ("float64", 0.7)):
         shape = "ThreeLayerConvNet batch 50"
+        keys = {("training iteration", shape, dtype, p) for p in ("kit", "pytorch")}
         target = _ratio_target(
             f"training iteration {dtype}, kit / PyTorch",
             _seconds(rows, "training iteration", shape, dtype, "kit"),
             _seconds(rows, "training iteration", shape, dtype, "pytorch"),
             limit,
+            _spreads(rows, keys),
         )
-        keys = {("training iteration", shape, dtype, p) for p in ("kit", "pytorch")}
         found.append(_note_busy(target, keys, busy))
     pairs = (
         ("max pool", "training (50,32,32,32)", "float32"),
@@ -738,14 +805,15 @@ def targets(rows: list[dict[str, Any]], memory: dict[str, Any], backend: str) ->
             b = _seconds(rows, f"{op} backward", shape, dtype, path)
             return f + b if f and b else None
 
-        target = _ratio_target(
-            f"{op} fwd+bwd {shape} {dtype}, kit / PyTorch", both(fast), both("pytorch"), 1.0
-        )
         keys = {
             (f"{op} {way}", shape, dtype, p)
             for way in ("forward", "backward")
             for p in (fast, "pytorch")
         }
+        target = _ratio_target(
+            f"{op} fwd+bwd {shape} {dtype}, kit / PyTorch", both(fast), both("pytorch"), 1.0,
+            _spreads(rows, keys),
+        )
         found.append(_note_busy(target, keys, busy))
     peak = memory.get("peak_rss_bytes")
     full = memory.get("num_train") == CIFAR_TRAIN
@@ -774,7 +842,7 @@ def format_targets(found: list[dict]) -> str:
             measured = "-"
         else:
             measured = f"{t['measured'] / 1e9:.3f} GB" if mem else f"{t['measured']:.2f}x"
-        result = {True: "met", False: "NOT MET", None: "-"}[t["met"]]
+        result = "busy" if t.get("busy") else {True: "met", False: "NOT MET", None: "-"}[t["met"]]
         lines.append(f"{t['target']:<58} {limit:>8} {measured:>9}  {result:<8} {t['detail']}")
     return "\n".join(lines)
 
@@ -861,7 +929,24 @@ def main(argv: list[str] | None = None, naive: dict[str, Any] | None = None,
     parser.add_argument(
         "--repeats", type=int, default=None, help="runs per fast measurement (15; 2 with --quick)"
     )
+    parser.add_argument(
+        "--machine-blas", action="store_true",
+        help=f"keep this machine's {' and '.join(BLAS_VARIABLES)} (by default the benchmark "
+        "runs with both unset, as on a user's machine)",
+    )
     args = parser.parse_args(argv)
+    env, removed = user_blas_environment(dict(os.environ))
+    if removed and not args.machine_blas:
+        # OpenBLAS has read them already (NumPy is imported): only a fresh process runs
+        # without them. The same command, in a child with a user's environment.
+        print(f"bench: {', '.join(f'{k}={v}' for k, v in removed.items())} set here; "
+              "timing in a fresh process with them unset, as on a user's machine "
+              "(--machine-blas keeps them)", file=sys.stderr, flush=True)
+        env["CS231N_BENCH_UNSET"] = json.dumps(removed)
+        return subprocess.call([sys.executable, "-m", child, *argv], env=env)
+    removed = json.loads(os.environ.get("CS231N_BENCH_UNSET", "{}"))
+    cpus = len(os.sched_getaffinity(0))
+    load_before = os.getloadavg()[0]
     repeats = args.repeats or (2 if args.quick else 15)
     if not naive:
         print("bench: no naive layers given: their rows are left out (in the kit's "
@@ -894,16 +979,24 @@ def main(argv: list[str] | None = None, naive: dict[str, Any] | None = None,
     else:
         memory = {"op": "peak memory", "error": "no ThreeLayerConvNet given (main(naive=...))"}
     found = targets(rows, memory, fast_layers.BACKEND)
-    if args.quick:  # too few repeats and a small memory run: report, judge nothing
+    loaded = load_warning(load_before, cpus)
+    if args.quick or loaded:  # too few repeats, a small memory run or a busy machine
         for t in found:
             t["met"] = None
+            t["busy"] = t.get("busy", False) or bool(loaded)
+    libs = blas_info()
     report = {
         "machine": {
             "python": platform.python_version(),
             "numpy": np.__version__,
-            "cpus": len(os.sched_getaffinity(0)),
+            "cpus": cpus,
             "backend": fast_layers.BACKEND,
             "torch": getattr(torch, "__version__", None),
+            "blas": libs,
+            "blas_variables_unset": removed,
+            "blas_variables": {k: os.environ.get(k) for k in BLAS_VARIABLES},
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg()[0],
         },
         "gemm_gflops": ceilings,
         "rows": rows,
@@ -916,6 +1009,9 @@ def main(argv: list[str] | None = None, naive: dict[str, Any] | None = None,
         f"{ceilings['float64']:.0f} GFLOP/s float64; backend {fast_layers.BACKEND}; "
         f"PyTorch {'not installed' if torch is None else torch.__version__}"
     )
+    print(_blas_line(libs, removed))
+    if loaded:
+        print(loaded)
     print(format_table(rows, ceilings))
     if "peak_rss_bytes" in memory:
         print(
@@ -929,7 +1025,7 @@ def main(argv: list[str] | None = None, naive: dict[str, Any] | None = None,
     print(
         "\nTargets (quick runs judge nothing: too few repeats, small memory run)\n"
         if args.quick
-        else "\nTargets\n"
+        else "\nTargets (not judged: the machine was busy)\n" if loaded else "\nTargets\n"
     )
     print(format_targets(found))
     out = Path(args.out)

@@ -233,6 +233,64 @@ def test_targets_taken_from_busy_rows_say_so():
     assert target.get("busy")
     assert "busy machine" in target["detail"] and "re-run" in target["detail"]
     assert not any(t.get("busy") for name, t in found.items() if name != target["target"])
+    # Judged on nothing: 18.5 ms against 10 ms would read NOT MET, which is the load's doing.
+    assert target["met"] is None and target["measured"] > 1.0
+    from cs231n_lib.bench import format_targets
+
+    line = next(x for x in format_targets(list(found.values())).splitlines()
+                if x.startswith(target["target"]))
+    assert " busy " in line and "NOT MET" not in line
+
+
+def test_a_ratio_reports_the_spread_of_its_rows():
+    from cs231n_lib.bench import targets
+
+    rows = [
+        _timed("conv forward", "fast (cython)", [0.004, 0.0044, 0.0044]),
+        _timed("conv backward", "fast (cython)", [0.008] * 3),
+        _timed("conv forward", "pytorch", [0.004] * 3),
+        _timed("conv backward", "pytorch", [0.006, 0.0063, 0.0063]),
+    ]
+    found = {t["target"]: t for t in targets(rows, {}, "cython")}
+    target = found[f"conv fwd+bwd {NB} float64, kit / PyTorch"]
+    assert target["spread"] == pytest.approx(1.1)  # the worst row's median over its fastest
+    assert "spread 1.10x" in target["detail"]
+
+
+def test_a_busy_machine_at_the_start_is_said_and_judges_nothing():
+    from cs231n_lib.bench import BUSY_LOAD_SHARE, load_warning
+
+    assert load_warning(0.2, 2) == ""
+    warning = load_warning(BUSY_LOAD_SHARE * 2, 2)
+    assert warning.startswith("WARNING: the load average was 1.00 on 2 cores")
+    assert "no target is judged" in warning
+
+
+def test_the_benchmark_runs_without_the_machines_blas_variables():
+    from cs231n_lib.bench import BLAS_VARIABLES, user_blas_environment
+
+    env, removed = user_blas_environment(
+        {"PATH": "/bin", "OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "512"})
+    assert env == {"PATH": "/bin"}
+    assert removed == {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "512"}
+    assert user_blas_environment({"PATH": "/bin"}) == ({"PATH": "/bin"}, {})
+    assert set(BLAS_VARIABLES) == {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"}
+
+
+def test_the_quick_run_names_its_blas_and_ran_without_the_variables(quick_report):
+    import os
+
+    from cs231n_lib.bench import BLAS_VARIABLES
+
+    report, stdout, _ = quick_report
+    machine = report["machine"]
+    assert machine["blas_variables"] == {k: None for k in BLAS_VARIABLES}
+    assert machine["blas_variables_unset"] == {k: os.environ[k] for k in BLAS_VARIABLES
+                                               if k in os.environ}
+    [blas] = machine["blas"]  # NumPy's one BLAS, read by threadpoolctl
+    assert blas["internal_api"] and blas["architecture"] and blas["num_threads"] >= 1
+    assert f"kernel {blas['architecture']}" in stdout
+    assert isinstance(machine["load_average_before"], float)
 
 
 # --- the chart -------------------------------------------------------------------------
