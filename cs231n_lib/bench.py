@@ -637,7 +637,10 @@ def busy_warning(rows: list[dict[str, Any]], ceilings: dict[str, float] | None =
 
 
 def format_table(rows: list[dict[str, Any]], ceilings: dict[str, float] | None = None) -> str:
-    """Rows as a fixed-width table: time, speed-up over naive, ratio to PyTorch.
+    """Rows as a fixed-width table: time, its spread, speed-up over naive, ratio to PyTorch.
+
+    ``spread`` is the median run over the fastest (1.00x: every run alike; blank for a
+    single run).
 
     ``% GEMM`` (the share of the machine's GEMM ceiling) needs ``ceilings``;
     ``error`` is the worst disagreement of a fast path with its references
@@ -646,9 +649,9 @@ def format_table(rows: list[dict[str, Any]], ceilings: dict[str, float] | None =
     ends with :func:`busy_warning`.
     """
     lines = [
-        f"{'op':<19} {'shape':<27} {'dtype':<8} {'path':<14} {'time':>11} "
+        f"{'op':<19} {'shape':<27} {'dtype':<8} {'path':<14} {'time':>11} {'spread':>7} "
         f"{'vs naive':>9} {'vs torch':>9} {'% GEMM':>8} {'error':>8}  note",
-        "-" * 129,
+        "-" * 137,
     ]
     ref: dict[tuple, dict[str, float]] = {}
     for r in rows:
@@ -668,10 +671,11 @@ def format_table(rows: list[dict[str, Any]], ceilings: dict[str, float] | None =
         pct = "" if share is None else f"{share:6.1f}%{'!' if share > 100 else ' '}"
         slow = r.get("spread") is not None and r["spread"] > BUSY_SPREAD
         error = f"{max(r['agreement'].values()):.0e}" if r.get("agreement") else ""
+        spread = f"{r['spread']:6.2f}x" if r.get("spread") else ""
         lines.append(
             f"{r['op']:<19} {r['shape']:<27} {r['dtype']:<8} {r['path']:<14} "
-            f"{t * 1e3:8.2f}ms{'!' if slow else ' '} {speed:>9} {torch_ratio:>9} {pct:>8} "
-            f"{error:>8}  {r.get('note', '')}"
+            f"{t * 1e3:8.2f}ms{'!' if slow else ' '} {spread:>7} {speed:>9} {torch_ratio:>9} "
+            f"{pct:>8} {error:>8}  {r.get('note', '')}"
         )
     warning = busy_warning(rows, ceilings)
     if warning:

@@ -163,6 +163,10 @@ def test_rows_record_their_fastest_run_and_spread():
     assert row["seconds"] == 0.002 and row["min_seconds"] == 0.001
     assert row["spread"] == 2.0 and row["repeats"] == 5
     assert _timed("conv forward", "naive", [0.5])["spread"] is None  # one run, no spread
+    from cs231n_lib.bench import format_table
+
+    header, _, line = format_table([row]).splitlines()[:3]
+    assert "spread" in header and "  2.00x " in line  # every figure shows its spread
 
 
 def test_a_calm_table_carries_no_warning():
