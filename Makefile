@@ -109,7 +109,7 @@ clean:
 	rm -rf $(VENV) build *.egg-info cs231n_lib/*.so cs231n_lib/_im2col.c
 
 # The mutation corpus (tests/autograder/corpus): every wrong and every correct-but-different
-# implementation handed in by 20 students and graded by the real CLI (~5 min on 2 cores).
+# implementation handed in by 20 students and graded by the real CLI (~10 min on 2 cores).
 # Prints mutants caught and correct variants at full marks; figures in sweep-results/.
 .PHONY: sweep
 sweep: $(VENV)/.installed-kit
