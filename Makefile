@@ -103,7 +103,7 @@ release: $(VENV)/.installed-test
 	  PATH="$(abspath $(BIN)):$$PATH" ../$(BIN)/python -m nbgrader generate_assignment $$a --force || exit 1; done
 
 lint: $(VENV)/.installed-test
-	$(BIN)/python -m ruff check cs231n_lib tests
+	$(BIN)/python -m ruff check cs231n_lib autograder tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info cs231n_lib/*.so cs231n_lib/_im2col.c
