@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import multiprocessing
 import os
 import secrets
 import subprocess
@@ -222,7 +223,12 @@ def _run_local(
             except Exception as err:  # noqa: BLE001 - one broken submission must not stop the batch
                 on_done(_crashed(student, err))
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # Workers start from a fork server, not by forking this process: here the progress bar's
+    # monitor and earlier jails' output drains are threads, and a fork taken while one of
+    # them holds a lock can deadlock the child (Python 3.12 and later warn of it).
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver") if "forkserver" in methods else None
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = {pool.submit(grade_submission, job, s): s for s in students}
         for future in as_completed(futures):
             try:

@@ -16,6 +16,8 @@ optional, and each table is keyed by grade-id patterns (:func:`fnmatch.fnmatchca
   grades them (:mod:`autograder.demo`).
 - ``about``: free text for the reader.
 
+``topic``, a table of earlier versions, is read and ignored.
+
 The course's ``nbgrader_config.py`` keeps the file out of the release.
 
 Imports: the standard library and ``cs231n_lib.refusal``.
@@ -33,6 +35,10 @@ from cs231n_lib import refusal
 
 FILENAME = "autograder.json"
 KEYS = ("about", "refuse", "forbidden", "array_hooks_allowed", "demo")
+# Read and ignored: earlier versions of the kit worded failures by a checks topic per test
+# (the grader's own spec path); the test cells' checks now word their own. A course folder
+# made then still grades.
+IGNORED_KEYS = ("topic",)
 DEMO_KEYS = ("about", "replace", "set", "append", "loses")
 
 
@@ -144,7 +150,7 @@ def load_assignment(folder: str | Path) -> Assignment:
         raise ValueError(f"{path} cannot be read as JSON: {err}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path} must hold one JSON object")
-    unknown = sorted(set(data) - set(KEYS))
+    unknown = sorted(set(data) - set(KEYS) - set(IGNORED_KEYS))
     if unknown:
         raise ValueError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(KEYS)}")
     refuse = _table(data, "refuse", path, "names")

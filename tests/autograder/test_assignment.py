@@ -52,7 +52,6 @@ def test_an_assignment_without_the_file_has_empty_tables(tmp_path):
     ("[1, 2]", "must hold one JSON object"),
     ('{"refuse": {"t*": ["conv_forward_fst"]}}', "names conv_forward_fst, which cannot be refused"),
     ('{"refuse": {"t*": "conv_forward_fast"}}', "refuse['t*'] must be a list of names"),
-    ('{"topic": {"t*": "conv_forward"}}', "unknown key(s) topic"),
     ('{"demo": []}', "'demo' must be an object keyed by student names"),
     ('{"demo": {"ann": {"loses": "all"}}}', "demo['ann']: 'loses' must be the list of test"),
     ('{"demo": {"ann": {"loses": [], "replace": {"c": ["a"]}}}}',
@@ -112,3 +111,12 @@ def test_an_assignment_that_declares_no_demo_gets_its_solution_and_its_release(t
     assert sorted(expected["release_untouched"]) == [
         "test_dropout_backward", "test_dropout_forward", "test_dropout_net"]
     assert (course / "submitted" / "honest" / DROPOUT / "dropout.ipynb").is_file()
+
+
+def test_an_earlier_versions_topic_table_is_read_and_ignored(tmp_path):
+    folder = tmp_path / "hw1"
+    folder.mkdir()
+    (folder / "autograder.json").write_text(
+        '{"topic": {"test_*": "conv_forward"}, "refuse": {"test_*": ["conv_forward_fast"]}}')
+    a = load_assignment(folder)
+    assert a.refused("test_a") == ("conv_forward_fast",) and not hasattr(a, "topic")
