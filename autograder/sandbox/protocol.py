@@ -9,7 +9,6 @@ A bad output raises :class:`Broken`, which costs the call it came with and nothi
 Imports: NumPy and the standard library.
 """
 
-import functools
 import json
 import math
 import os
@@ -84,17 +83,6 @@ def _encode(value: Any, where: str, arrays: list, prefix: str) -> Any:
     )
 
 
-@functools.lru_cache(maxsize=64)
-def _driver_problem(driver: str) -> str:
-    """Why ``driver`` does not compile, or "" (asked once per driver: a handle's every request
-    sends the same one)."""
-    try:
-        compile(driver, "<driver>", "exec")
-    except SyntaxError as err:
-        return str(err)
-    return ""
-
-
 def encode_call(index: int, call: Call) -> tuple[dict, list]:
     """The JSON spec of ``call`` and the arrays it refers to, after checking it."""
     if not isinstance(call, Call):
@@ -106,9 +94,10 @@ def encode_call(index: int, call: Call) -> tuple[dict, list]:
             f"call {call.test_id!r}: driver must be Python source (str), "
             f"got {type(call.driver).__name__}"
         )
-    problem = _driver_problem(call.driver)
-    if problem:
-        raise ValueError(f"call {call.test_id!r}: the driver does not compile: {problem}")
+    try:
+        compile(call.driver, f"<driver of {call.test_id}>", "exec")
+    except SyntaxError as err:
+        raise ValueError(f"call {call.test_id!r}: the driver does not compile: {err}") from None
     if not isinstance(call.args, (tuple, list)) or not isinstance(call.kwargs, dict):
         raise TypeError(
             f"call {call.test_id!r}: args must be a tuple and kwargs a dict, got "
