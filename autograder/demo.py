@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from autograder.assignment import DemoSubmission, load_assignment
+from autograder.cellgrade import read_notebook_tests
 from autograder.notebook import cell_source, nbgrader_meta
 
 KIT_COURSE = Path(__file__).resolve().parents[1] / "assignments"
@@ -413,9 +415,6 @@ def declared_class(dest: Path, assignment: str) -> dict[str, list[str]]:
     """Write the demo submissions that ``source/<assignment>/autograder.json`` declares (and the
     untouched release) into the course at ``dest``; return student -> the test grade ids each
     should lose. An assignment that declares none gets its solution and its release."""
-    from autograder.assignment import DemoSubmission, load_assignment
-    from autograder.cellgrade import read_notebook_tests
-
     source = dest / "source" / assignment
     tests = [t.grade_id for path in sorted(source.glob("*.ipynb"))
              for t in read_notebook_tests(path).tests]
@@ -425,7 +424,7 @@ def declared_class(dest: Path, assignment: str) -> dict[str, list[str]]:
         nbs = solved_release(dest, assignment)
         where = f"{source / 'autograder.json'}: demo[{student!r}]"
         for grade_id, pairs in sub.replace.items():
-            cell = _solution_cell(nbs, grade_id, where)
+            cell = _cell(nbs, _notebook_of(nbs, grade_id, where), grade_id)
             text = cell_source(cell)
             for old, new in pairs:
                 if old not in text:
@@ -433,10 +432,9 @@ def declared_class(dest: Path, assignment: str) -> dict[str, list[str]]:
                 text = text.replace(old, new)
             cell["source"] = text
         for grade_id, code in sub.set.items():
-            _solution_cell(nbs, grade_id, where)["source"] = code.strip("\n") + "\n"
+            set_code(nbs, _notebook_of(nbs, grade_id, where), grade_id, code)
         for grade_id, code in sub.append.items():
-            cell = _solution_cell(nbs, grade_id, where)
-            cell["source"] = cell_source(cell).rstrip("\n") + "\n\n" + code.strip("\n") + "\n"
+            append_code(nbs, _notebook_of(nbs, grade_id, where), grade_id, code)
         unknown = sorted(set(sub.loses) - set(tests) - {"*"})
         if unknown:
             raise ValueError(f"{where}: loses {unknown}, which no test cell has as its grade id")
@@ -448,9 +446,9 @@ def declared_class(dest: Path, assignment: str) -> dict[str, list[str]]:
     return expected
 
 
-def _solution_cell(nbs: Notebooks, grade_id: str, where: str) -> dict[str, Any]:
-    """The one cell of the notebooks with this grade id."""
-    found = [c for nb in nbs.values() for c in nb["cells"]
+def _notebook_of(nbs: Notebooks, grade_id: str, where: str) -> str:
+    """The notebook holding the one cell with this grade id (a demo names cells by id alone)."""
+    found = [name for name, nb in nbs.items() for c in nb["cells"]
              if nbgrader_meta(c).get("grade_id") == grade_id]
     if len(found) != 1:
         raise ValueError(f"{where}: {len(found)} cells have the grade id {grade_id!r}; "

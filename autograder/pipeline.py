@@ -7,7 +7,7 @@ points, the assignment's particulars) it builds once per worker process and cach
 Every notebook is graded by its own test cells (:mod:`autograder.cellgrade`): the
 instructor's cells run here, the student's code in the jail.
 
-Imports: the autograder's own modules, ``cs231n_lib.refusal``, NumPy and the standard library.
+Imports: the autograder's own modules and the standard library.
 """
 
 from __future__ import annotations
