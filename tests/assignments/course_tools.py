@@ -174,11 +174,14 @@ def solution_namespace(name: str, edits: dict[str, list[tuple[str, str]]] | None
     return ns
 
 
+def _test_cell_source(name: str, grade_id: str) -> str:
+    nb = read(SOURCE / f"{name}.ipynb")
+    return next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == grade_id).source
+
+
 def visible_check(ns: dict, name: str, grade_id: str) -> None:
     """Run the visible part of a test cell (above its hidden tests) in ``ns``."""
-    nb = read(SOURCE / f"{name}.ipynb")
-    cell = next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == grade_id)
-    visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+    visible = _test_cell_source(name, grade_id).split("### BEGIN HIDDEN TESTS")[0]
     exec(compile(visible, f"{name}:{grade_id}", "exec"), ns)  # noqa: S102 - our own course file
 
 
@@ -191,9 +194,8 @@ def hidden_check_messages(ns: dict, name: str, grade_id: str, students=range(6))
     from autograder.cellgrade import student_grading_rng
     from cs231n_lib import grading
 
-    nb = read(SOURCE / f"{name}.ipynb")
-    cell = next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == grade_id)
-    hidden = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
+    source = _test_cell_source(name, grade_id)
+    hidden = source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
     code = compile(hidden, f"{name}:{grade_id} (hidden)", "exec")
     messages = []
     for k in students:

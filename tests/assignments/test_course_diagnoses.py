@@ -159,8 +159,7 @@ def _visible_cause(ns, name, grade_id):
     with pytest.raises(AssertionError) as raised:
         visible_check(ns, name, grade_id)
     message = str(raised.value)
-    return message, (message.split("\nLikely cause: ", 1)[1] if "\nLikely cause: " in message
-                     else None)
+    return message, likely_cause(message)
 
 
 def _grader_causes(grade_id, student, name):
