@@ -12,8 +12,8 @@ the library, and the library never reads the course: pass your own
 (``main(naive=...)``; the notebooks call ``conv_rows`` and ``pool_rows`` with theirs).
 In the kit's repository ``python -m autograder.timing`` runs this with the instructor's.
 
-Imports: NumPy, the standard library, ``cs231n_lib`` itself; PyTorch and
-matplotlib only when present / asked for.
+Imports: NumPy, the standard library, ``cs231n_lib`` itself; threadpoolctl (a dependency of
+the kit) when it names the BLAS; PyTorch and matplotlib only when present / asked for.
 """
 
 from __future__ import annotations
@@ -743,22 +743,17 @@ def user_blas_environment(environ: dict[str, str]) -> tuple[dict[str, str], dict
 
 def blas_info() -> list[dict[str, Any]]:
     """The BLAS libraries NumPy runs on, as threadpoolctl reads them from the loaded library
-    (its name, version, the kernel it picked, its threads); [] without threadpoolctl."""
-    try:
-        import threadpoolctl
-    except ImportError:
-        return []
+    (its name, version, the kernel it picked, its threads)."""
+    import threadpoolctl
+
     keep = ("internal_api", "version", "architecture", "num_threads", "threading_layer")
     return [{k: lib.get(k) for k in keep} for lib in threadpoolctl.threadpool_info()
             if lib.get("user_api") == "blas"]
 
 
 def _blas_line(libs: list[dict[str, Any]], removed: dict[str, str]) -> str:
-    if libs:
-        text = "; ".join(f"{lib['internal_api']} {lib['version']}, kernel "
-                         f"{lib['architecture']}, {lib['num_threads']} threads" for lib in libs)
-    else:
-        text = "unknown (pip install threadpoolctl to see which kernel runs)"
+    text = "; ".join(f"{lib['internal_api']} {lib['version']}, kernel "
+                     f"{lib['architecture']}, {lib['num_threads']} threads" for lib in libs)
     if removed:
         unset = ", ".join(f"{k}={v}" for k, v in removed.items())
         text += f"; unset for this run, as on a user's machine: {unset} (--machine-blas keeps them)"
@@ -939,16 +934,16 @@ def main(argv: list[str] | None = None, naive: dict[str, Any] | None = None,
         "runs with both unset, as on a user's machine)",
     )
     args = parser.parse_args(argv)
-    env, removed = user_blas_environment(dict(os.environ))
-    if removed and not args.machine_blas:
+    env, found = user_blas_environment(dict(os.environ))
+    if found and not args.machine_blas:
         # OpenBLAS has read them already (NumPy is imported): only a fresh process runs
         # without them. The same command, in a child with a user's environment.
-        print(f"bench: {', '.join(f'{k}={v}' for k, v in removed.items())} set here; "
+        print(f"bench: {', '.join(f'{k}={v}' for k, v in found.items())} set here; "
               "timing in a fresh process with them unset, as on a user's machine "
               "(--machine-blas keeps them)", file=sys.stderr, flush=True)
-        env["CS231N_BENCH_UNSET"] = json.dumps(removed)
+        env["CS231N_BENCH_UNSET"] = json.dumps(found)
         return subprocess.call([sys.executable, "-m", child, *argv], env=env)
-    removed = json.loads(os.environ.get("CS231N_BENCH_UNSET", "{}"))
+    removed = json.loads(os.environ.get("CS231N_BENCH_UNSET", "{}"))  # what the parent unset
     cpus = len(os.sched_getaffinity(0))
     load_before = os.getloadavg()[0]
     repeats = args.repeats or (2 if args.quick else 15)
