@@ -6,6 +6,7 @@ Timings are not asserted (a benchmark is not a timed test); agreement is.
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -397,3 +398,19 @@ def test_the_developer_timing_takes_the_naive_layers_from_the_source_notebooks()
     param = {"stride": 2, "pad": 1}
     assert np.allclose(naive["conv_forward_naive"](x, w, b, param)[0],
                        conv_forward_fast(x, w, b, param)[0], rtol=1e-10, atol=1e-12)
+
+
+def test_the_load_is_the_tasks_running_now_not_a_lagging_average():
+    """Two busy processes show as a load of about 2 within half a second (the kernel's
+    1-minute average would take a minute to say so, and a minute to forget)."""
+    from cs231n_lib.bench import recent_load
+
+    spin = [sys.executable, "-c", "while True: pass"]
+    procs = [subprocess.Popen(spin) for _ in range(2)]
+    try:
+        time.sleep(0.2)
+        assert recent_load(0.5) >= 1.5
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
